@@ -1,0 +1,86 @@
+// Run state transitions shared by workers and the sweeper. Every transition is conditional on the current state,
+// so terminal states never change and two processes racing on one run cannot both win.
+import type { Queryable } from '../db/database.js';
+import { PROBLEM_BASE } from '../http/problem.js';
+import { appendEvent } from './events.js';
+import type { RunRow } from './service.js';
+
+export type FinalStatus = 'succeeded' | 'failed' | 'cancelled' | 'timed_out';
+
+export interface RunOutcome {
+  status: FinalStatus;
+  output: unknown;
+  error: { code: string; title: string; status: number; detail: string } | null;
+  usage: { input_tokens: number; output_tokens: number; run_seconds: number };
+}
+
+/** Hook for what must commit with a run's final state (usage metering, concurrency slots: issue 4). */
+export type OnRunFinished = (q: Queryable, run: RunRow) => Promise<void>;
+
+export function problemFor(run: Pick<RunRow, 'request_id' | 'id'>, e: NonNullable<RunOutcome['error']>) {
+  return {
+    type: PROBLEM_BASE + e.code,
+    title: e.title,
+    status: e.status,
+    detail: e.detail,
+    code: e.code,
+    request_id: run.request_id ?? run.id,
+  };
+}
+
+/**
+ * Records a run's final state if it is still `running` (and, when `workerId` is given, still held by that worker).
+ * Returns the updated row, or null when another process already finished or took over the run.
+ */
+export async function finishRun(
+  q: Queryable,
+  run: RunRow,
+  outcome: RunOutcome,
+  opts: { workerId?: string; onFinished?: OnRunFinished },
+): Promise<RunRow | null> {
+  const error = outcome.error ? problemFor(run, outcome.error) : null;
+  const res = await q.query<RunRow>(
+    `update runs set status = $2, output = $3::jsonb, error = $4, finished_at = now(), lease_until = null,
+            input_tokens = $5, output_tokens = $6, run_seconds = $7
+      where id = $1 and status = 'running' and ($8::text is null or worker_id = $8)
+      returning *`,
+    [
+      run.id,
+      outcome.status,
+      outcome.status === 'succeeded' ? JSON.stringify(outcome.output ?? null) : null,
+      error,
+      outcome.usage.input_tokens,
+      outcome.usage.output_tokens,
+      outcome.usage.run_seconds,
+      opts.workerId ?? null,
+    ],
+  );
+  const done = res.rows[0];
+  if (!done) return null;
+  await appendEvent(q, run.tenant_id, run.id, 'run.usage', { ...outcome.usage });
+  await appendEvent(q, run.tenant_id, run.id, 'run.completed', {
+    status: outcome.status,
+    output: outcome.status === 'succeeded' ? (outcome.output ?? null) : null,
+    error,
+  });
+  await opts.onFinished?.(q, done);
+  return done;
+}
+
+/** Puts a running run back in the queue as its next attempt (the caller dispatches it after commit). */
+export async function requeueRun(q: Queryable, run: RunRow, workerId?: string): Promise<number | null> {
+  const res = await q.query<{ attempt: number }>(
+    `update runs set status = 'queued', attempt = attempt + 1, worker_id = null, lease_until = null
+      where id = $1 and status = 'running' and ($2::text is null or worker_id = $2)
+      returning attempt`,
+    [run.id, workerId ?? null],
+  );
+  const attempt = res.rows[0]?.attempt;
+  if (attempt === undefined) return null;
+  await appendEvent(q, run.tenant_id, run.id, 'run.queued', { attempt });
+  await q.query(
+    'insert into run_outbox (run_id, tenant_id, attempt) values ($1, $2, $3) on conflict (run_id) do update set attempt = excluded.attempt, created_at = now()',
+    [run.id, run.tenant_id, attempt],
+  );
+  return attempt;
+}

@@ -1,0 +1,136 @@
+// The run queue: BullMQ on Redis when REDIS_URL is set, on BullMQ's PostgreSQL backend otherwise. It only carries
+// "run X, attempt N is due"; the run itself (and whether it still needs running) lives in PostgreSQL.
+import { Queue, Worker, type Job } from 'bullmq';
+import { createPostgresBackend, runMigrations } from 'bullmq/dist/cjs/postgres/index.js';
+import { Redis } from 'ioredis';
+import pg from 'pg';
+
+export interface RunJob {
+  runId: string;
+  tenantId: string;
+  attempt: number;
+}
+
+export interface RunWorker {
+  close(): Promise<void>;
+}
+
+export interface RunQueue {
+  readonly backend: 'redis' | 'postgres';
+  enqueue(job: RunJob): Promise<void>;
+  work(process: (job: RunJob) => Promise<void>, concurrency: number): RunWorker;
+  /** Jobs waiting to be picked up (a gauge for /metrics). */
+  depth(): Promise<number>;
+  ping(): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+const QUEUE_NAME = 'gcorp-runs';
+const BULLMQ_SCHEMA = 'bullmq';
+
+/** Prepares BullMQ's PostgreSQL schema with the owner connection and lets the app role use it (idempotent). */
+export async function migrateQueueSchema(ownerUrl: string, appRole: string): Promise<void> {
+  const client = new pg.Client({ connectionString: ownerUrl });
+  await client.connect();
+  try {
+    await client.query('select pg_advisory_lock(4270182)');
+    try {
+      await runMigrations(client, BULLMQ_SCHEMA);
+      const role = client.escapeIdentifier(appRole);
+      await client.query(`grant usage on schema ${BULLMQ_SCHEMA} to ${role}`);
+      await client.query(`grant select, insert, update, delete on all tables in schema ${BULLMQ_SCHEMA} to ${role}`);
+      await client.query(`grant usage, select, update on all sequences in schema ${BULLMQ_SCHEMA} to ${role}`);
+      await client.query(`grant execute on all functions in schema ${BULLMQ_SCHEMA} to ${role}`);
+    } finally {
+      await client.query('select pg_advisory_unlock(4270182)');
+    }
+  } finally {
+    await client.end();
+  }
+}
+
+export interface RunQueueOptions {
+  redisUrl?: string;
+  /** Keeps hubs that share one Redis but not one database apart (the database name is a good value). */
+  namespace: string;
+  /** Connection errors of the queue's own client (reported once per outage by the caller). */
+  onError?: (err: Error) => void;
+  /** PostgreSQL URL of the app role, used when there is no Redis. */
+  postgresUrl: string;
+}
+
+export function createRunQueue(opts: RunQueueOptions): RunQueue {
+  // BullMQ's classes are generic over their backend; the two constructions differ only in connection and factory.
+  type AnyQueue = Queue<RunJob>;
+  let connection: unknown;
+  let redis: Redis | undefined;
+  let backendFactory: unknown;
+  if (opts.redisUrl) {
+    redis = new Redis(opts.redisUrl, { maxRetriesPerRequest: null, enableReadyCheck: true, lazyConnect: false });
+    connection = redis;
+  } else {
+    connection = { connectionString: opts.postgresUrl, schema: BULLMQ_SCHEMA, max: 4 };
+    backendFactory = createPostgresBackend;
+  }
+  const make = <T>(ctor: new (...args: never[]) => T, ...args: unknown[]): T =>
+    new (ctor as unknown as new (...a: unknown[]) => T)(...args, ...(backendFactory ? [backendFactory] : []));
+  const prefix = `gcorp:${opts.namespace}`; // Redis only; the PostgreSQL backend lives in the hub's own database
+  const queue = make(Queue, QUEUE_NAME, { connection, prefix }) as unknown as AnyQueue;
+  const workers = new Set<Worker>();
+  // Connection errors are retried by BullMQ and show in /readyz; without a listener they would be printed endlessly.
+  (queue as unknown as { on(event: 'error', fn: (err: Error) => void): void }).on('error', (err) => opts.onError?.(err));
+
+  return {
+    backend: opts.redisUrl ? 'redis' : 'postgres',
+    async enqueue(job) {
+      // One job id per run attempt: BullMQ ignores a second add with the same id, so relays and retries of the
+      // enqueue cannot create duplicates.
+      await queue.add('run', job, {
+        jobId: `${job.runId}.${job.attempt}`,
+        removeOnComplete: true,
+        removeOnFail: true,
+        attempts: 1,
+      });
+    },
+    work(process, concurrency) {
+      const worker = make(Worker, QUEUE_NAME, async (job: Job<RunJob>) => process(job.data), {
+        connection,
+        prefix,
+        concurrency,
+        // A job held by a worker that died is offered again after 10 s; the run's conditional claim makes a second
+        // delivery harmless, so stalls never exhaust a job.
+        lockDuration: 10_000,
+        stalledInterval: 5_000,
+        maxStalledCount: 1_000,
+        removeOnComplete: { count: 0 },
+        removeOnFail: { count: 0 },
+      }) as unknown as Worker;
+      worker.on('error', (err: Error) => opts.onError?.(err)); // retried by BullMQ; reported once per outage
+      workers.add(worker);
+      return {
+        async close() {
+          workers.delete(worker);
+          await worker.close();
+        },
+      };
+    },
+    async depth() {
+      const counts = await queue.getJobCounts('wait', 'prioritized', 'delayed');
+      return Object.values(counts).reduce((a, b) => a + b, 0);
+    },
+    async ping() {
+      try {
+        if (redis) return (await redis.ping()) === 'PONG';
+        await queue.getJobCounts('wait');
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    async close() {
+      for (const w of workers) await w.close();
+      await queue.close();
+      if (redis) redis.disconnect();
+    },
+  };
+}

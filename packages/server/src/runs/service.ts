@@ -1,0 +1,320 @@
+// Runs as the API sees them: create (durable before the 201), read, list, cancel, wait, and their events.
+import type { Database, Queryable } from '../db/database.js';
+import { ProblemError, badRequest, notFound } from '../http/problem.js';
+import { newId } from '../ids.js';
+import type { AgentService } from '../services/agents.js';
+import type { Principal } from '../services/principal.js';
+import { appendEvent, readEvents, type RunFeed, type RunEventView } from './events.js';
+import type { OnRunFinished } from './lifecycle.js';
+import type { RunQueue } from './queue.js';
+
+export const TERMINAL = new Set(['succeeded', 'failed', 'cancelled', 'timed_out']);
+export const CANCEL_CHANNEL = 'gcorp_run_cancel';
+
+export interface RunRow {
+  id: string;
+  tenant_id: string;
+  agent_id: string;
+  agent_name: string;
+  status: string;
+  input: unknown;
+  output: unknown;
+  error: Record<string, unknown> | null;
+  metadata: Record<string, string>;
+  timeout_seconds: number;
+  attempt: number;
+  max_attempts: number;
+  created_by_key_id: string | null;
+  created_by_user_id: string | null;
+  request_id: string | null;
+  input_tokens: string | number;
+  output_tokens: string | number;
+  run_seconds: number;
+  last_seq: number;
+  worker_id: string | null;
+  cancel_requested_at: Date | null;
+  created_at: Date;
+  started_at: Date | null;
+  finished_at: Date | null;
+}
+
+export function runView(r: RunRow) {
+  return {
+    id: r.id,
+    agent: r.agent_name,
+    status: r.status,
+    input: r.input ?? null,
+    output: r.output ?? null,
+    error: r.error ?? null,
+    metadata: r.metadata ?? {},
+    attempt: r.attempt,
+    timeout_seconds: r.timeout_seconds,
+    created_at: r.created_at.toISOString(),
+    started_at: r.started_at ? r.started_at.toISOString() : null,
+    finished_at: r.finished_at ? r.finished_at.toISOString() : null,
+    usage: {
+      input_tokens: Number(r.input_tokens),
+      output_tokens: Number(r.output_tokens),
+      run_seconds: Math.round(r.run_seconds * 1000) / 1000,
+    },
+  };
+}
+export type RunView = ReturnType<typeof runView>;
+
+export interface CreateRunInput {
+  agent: string;
+  input: unknown;
+  metadata?: Record<string, string>;
+  timeout_seconds?: number;
+}
+
+export interface ListRunsQuery {
+  limit: number;
+  after: string | null;
+  status?: string;
+  agent?: string;
+  created_after?: string;
+  created_before?: string;
+}
+
+/** Hooks other areas attach to a run's life (quotas and metering, issue 4). */
+export interface RunAdmission {
+  /** Runs last in the create transaction (the new run is already visible to it); throws a problem to refuse the run. */
+  admit?(q: Queryable, principal: Principal): Promise<void>;
+}
+
+export class RunService {
+  constructor(
+    private readonly db: Database,
+    private readonly agents: AgentService,
+    private readonly queue: RunQueue,
+    private readonly feed: RunFeed,
+    private readonly opts: {
+      maxAttempts: number;
+      admission?: RunAdmission;
+      onFinished?: OnRunFinished;
+      onError: (err: unknown) => void;
+    },
+  ) {}
+
+  async create(principal: Principal, body: CreateRunInput, requestId: string): Promise<RunView> {
+    const tenantId = principal.tenantId;
+    const runId = newId('run');
+    const row = await this.db.tenant(tenantId, async (q) => {
+      const agent = await this.agents.resolve(q, body.agent);
+      this.agents.validateInput(agent, body.input);
+      const res = await q.query<RunRow>(
+        `insert into runs (id, tenant_id, agent_id, agent_name, input, metadata, timeout_seconds, max_attempts,
+                           created_by_key_id, created_by_user_id, request_id)
+         values ($1, $2, $3, $4, $5::jsonb, $6, $7, $8, $9, $10, $11) returning *`,
+        [
+          runId,
+          tenantId,
+          agent.id,
+          agent.name,
+          JSON.stringify(body.input ?? null),
+          body.metadata ?? {},
+          body.timeout_seconds ?? 600,
+          this.opts.maxAttempts,
+          principal.apiKeyId,
+          principal.userId,
+          requestId,
+        ],
+      );
+      await appendEvent(q, tenantId, runId, 'run.queued', { attempt: 1 });
+      // The outbox row commits with the run: if this process dies before the queue has the job, a relay enqueues it.
+      await q.query('insert into run_outbox (run_id, tenant_id, attempt) values ($1, $2, 1)', [runId, tenantId]);
+      // Admission comes last: it locks the tenant's quota counter, held until COMMIT, so it should be held briefly.
+      // A refusal rolls the whole transaction back: the run was never created.
+      await this.opts.admission?.admit?.(q, principal);
+      return { ...res.rows[0]!, last_seq: 1 };
+    });
+    await this.dispatch(tenantId, runId, 1);
+    return runView(row);
+  }
+
+  get onFinished(): OnRunFinished | undefined {
+    return this.opts.onFinished;
+  }
+
+  /** Hands an attempt to the queue and clears its outbox row; on failure the relay retries later. */
+  async dispatch(tenantId: string, runId: string, attempt: number): Promise<void> {
+    try {
+      await this.queue.enqueue({ runId, tenantId, attempt });
+      await this.db.tenant(tenantId, (q) => q.query('delete from run_outbox where run_id = $1 and attempt = $2', [runId, attempt]));
+    } catch (err) {
+      this.opts.onError(err);
+    }
+  }
+
+  /** A run of the tenant ended and freed a slot: offer the longest-waiting parked run now, not at the next sweep. */
+  async dispatchWaiting(tenantId: string): Promise<void> {
+    const next = await this.db.tenant(tenantId, (q) =>
+      q.query<{ run_id: string; attempt: number }>('select run_id, attempt from run_outbox order by created_at limit 1'),
+    );
+    const row = next.rows[0];
+    if (row) await this.dispatch(tenantId, row.run_id, row.attempt);
+  }
+
+  async get(tenantId: string, runId: string): Promise<RunView> {
+    return runView(await this.db.tenant(tenantId, (q) => this.row(q, runId)));
+  }
+
+  private async row(q: Queryable, runId: string, lock = false): Promise<RunRow> {
+    const res = await q.query<RunRow>(`select * from runs where id = $1${lock ? ' for update' : ''}`, [runId]);
+    if (!res.rows[0]) throw notFound('Run', runId);
+    return res.rows[0];
+  }
+
+  async list(tenantId: string, query: ListRunsQuery): Promise<RunView[]> {
+    const res = await this.db.tenant(tenantId, (q) =>
+      q.query<RunRow>(
+        `select * from runs
+          where ($1::text is null or id < $1)
+            and ($2::text is null or status = $2)
+            and ($3::text is null or agent_name = $3 or agent_id = $3)
+            and ($4::timestamptz is null or created_at >= $4)
+            and ($5::timestamptz is null or created_at < $5)
+          order by id desc limit $6`,
+        [query.after, query.status ?? null, query.agent ?? null, query.created_after ?? null, query.created_before ?? null, query.limit + 1],
+      ),
+    );
+    return res.rows.map(runView);
+  }
+
+  /**
+   * Cancels a run. A queued run is cancelled at once (200); a running one is asked to stop and the worker executing
+   * it aborts the agent (202, then `cancelled`); a finished run is returned as it is (200).
+   */
+  async cancel(tenantId: string, runId: string): Promise<{ status: 200 | 202; run: RunView }> {
+    const outcome = await this.db.tenant(tenantId, async (q) => {
+      const run = await this.row(q, runId, true);
+      if (TERMINAL.has(run.status)) return { status: 200 as const, run };
+      if (run.status === 'queued') {
+        const res = await q.query<RunRow>(
+          `update runs set status = 'cancelled', finished_at = now(), lease_until = null where id = $1 returning *`,
+          [runId],
+        );
+        await q.query('delete from run_outbox where run_id = $1', [runId]);
+        await appendEvent(q, tenantId, runId, 'run.usage', { input_tokens: 0, output_tokens: 0, run_seconds: 0 });
+        await appendEvent(q, tenantId, runId, 'run.completed', { status: 'cancelled', output: null, error: null });
+        await this.opts.onFinished?.(q, res.rows[0]!);
+        return { status: 200 as const, run: res.rows[0]! };
+      }
+      const res = await q.query<RunRow>(
+        'update runs set cancel_requested_at = coalesce(cancel_requested_at, now()) where id = $1 returning *',
+        [runId],
+      );
+      await q.query('select pg_notify($1, $2)', [CANCEL_CHANNEL, runId]);
+      return { status: 202 as const, run: res.rows[0]! };
+    });
+    return { status: outcome.status, run: runView(outcome.run) };
+  }
+
+  /** Long poll: answers as soon as the run is terminal, or with its current state after `timeoutSeconds`. */
+  async wait(tenantId: string, runId: string, timeoutSeconds: number, closed: AbortSignal): Promise<{ terminal: boolean; run: RunView }> {
+    let wake: () => void = () => undefined;
+    const unsubscribe = this.feed.subscribe(runId, (signal) => {
+      if (!signal || signal.type === 'run.completed') wake();
+    });
+    closed.addEventListener('abort', () => wake(), { once: true });
+    try {
+      const deadline = Date.now() + timeoutSeconds * 1000;
+      for (;;) {
+        const run = await this.get(tenantId, runId);
+        if (TERMINAL.has(run.status)) return { terminal: true, run };
+        const left = deadline - Date.now();
+        if (left <= 0 || closed.aborted) return { terminal: false, run };
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, Math.min(left, 5000)); // re-read now and then in case a NOTIFY was lost
+          wake = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+      }
+    } finally {
+      unsubscribe();
+    }
+  }
+
+  async events(tenantId: string, runId: string, after: number, limit: number): Promise<RunEventView[]> {
+    return this.db.tenant(tenantId, async (q) => {
+      await this.row(q, runId);
+      return readEvents(q, runId, after, limit);
+    });
+  }
+
+  /** Streams a run's events from `after` until `run.completed` (or until the client goes away). */
+  async stream(
+    tenantId: string,
+    runId: string,
+    after: number,
+    write: (e: RunEventView) => boolean,
+    heartbeat: () => void,
+    closed: AbortSignal,
+    heartbeatMs = 15_000,
+  ): Promise<void> {
+    let wake: () => void = () => undefined;
+    let pending = true;
+    const unsubscribe = this.feed.subscribe(runId, () => {
+      pending = true;
+      wake();
+    });
+    let cursor = after;
+    closed.addEventListener('abort', () => wake(), { once: true });
+    try {
+      while (!closed.aborted) {
+        if (pending) {
+          pending = false;
+          // Read the status before the events: run.completed commits with the terminal status, so a run that was
+          // terminal before this read has all its events stored, and a stream resumed past them can end.
+          const wasTerminal = TERMINAL.has((await this.get(tenantId, runId)).status);
+          for (;;) {
+            const batch = await this.db.tenant(tenantId, (q) => readEvents(q, runId, cursor, 500));
+            for (const e of batch) {
+              write(e);
+              cursor = e.seq;
+              if (e.type === 'run.completed') return;
+            }
+            if (batch.length < 500) break;
+          }
+          if (wasTerminal) return;
+          continue;
+        }
+        const woke = await new Promise<boolean>((resolve) => {
+          const timer = setTimeout(() => resolve(false), heartbeatMs);
+          wake = () => {
+            clearTimeout(timer);
+            resolve(true);
+          };
+        });
+        if (!woke && !closed.aborted) {
+          heartbeat();
+          pending = true; // also re-read on heartbeats, in case a notification was lost
+        }
+      }
+    } finally {
+      unsubscribe();
+    }
+  }
+
+  /** Checks that the run exists in the caller's tenant (404 otherwise) before a stream starts. */
+  async assertExists(tenantId: string, runId: string): Promise<void> {
+    await this.db.tenant(tenantId, (q) => this.row(q, runId));
+  }
+}
+
+export function parseAfter(header: string | undefined, query: number | undefined): number {
+  if (header !== undefined && header !== '') {
+    if (!/^\d{1,9}$/.test(header.trim())) {
+      throw badRequest('Last-Event-ID must be the seq of an event (a non-negative integer).', [
+        { field: '/headers/last-event-id', message: 'must be a non-negative integer' },
+      ]);
+    }
+    return Number(header.trim());
+  }
+  return query ?? 0;
+}
+
+export { ProblemError };

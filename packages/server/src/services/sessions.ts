@@ -1,0 +1,141 @@
+// Login sessions: access tokens (JWT, short-lived) and refresh tokens (stored hashed, rotated on use; reuse revokes the family).
+import type { Database, Queryable } from '../db/database.js';
+import { ProblemError, forbidden } from '../http/problem.js';
+import { newId, randomToken } from '../ids.js';
+import { verifyPassword } from './passwords.js';
+import { scopesForRole, type PrincipalResolver, type Role } from './principal.js';
+import { sha256 } from './secrets.js';
+
+export interface TokenPair {
+  access_token: string;
+  token_type: 'Bearer';
+  expires_in: number;
+  refresh_token: string;
+  scope: string;
+}
+
+interface UserAuthRow {
+  id: string;
+  password_hash: string;
+  is_instance_admin: boolean;
+}
+interface MembershipRow {
+  tenant_id: string;
+  role: Role;
+}
+
+export class SessionService {
+  constructor(
+    private readonly db: Database,
+    private readonly principals: PrincipalResolver,
+    private readonly ttl: { access: number; refresh: number },
+  ) {}
+
+  /** Email + password -> the user and the tenant they act in (the one asked for, else their first). */
+  async authenticate(email: string, password: string, tenantId?: string): Promise<{ userId: string; tenantId: string; role: Role }> {
+    const res = await this.db.query<UserAuthRow>(
+      'select id, password_hash, is_instance_admin from users where lower(email) = lower($1)',
+      [email],
+    );
+    const user = res.rows[0];
+    const ok = await verifyPassword(user?.password_hash ?? null, password);
+    if (!user || !ok) throw new ProblemError(401, 'invalid_credentials', 'The email or password is wrong.');
+    const memberships = await this.db.query<MembershipRow>('select tenant_id, role from gcorp_user_memberships($1)', [user.id]);
+    const chosen = tenantId ? memberships.rows.find((m) => m.tenant_id === tenantId) : memberships.rows[0];
+    if (!chosen) {
+      throw forbidden(tenantId ? `You are not a member of tenant ${tenantId}.` : 'This account belongs to no tenant.', 'not_a_member');
+    }
+    return { userId: user.id, tenantId: chosen.tenant_id, role: chosen.role };
+  }
+
+  async login(email: string, password: string, tenantId?: string): Promise<TokenPair> {
+    const who = await this.authenticate(email, password, tenantId);
+    return this.startSession(who.userId, who.tenantId, who.role);
+  }
+
+  async startSession(userId: string, tenantId: string, role: Role): Promise<TokenPair> {
+    const sessionId = newId('ses');
+    const refresh = await this.db.tenant(tenantId, async (q) => {
+      await q.query('insert into auth_sessions (id, tenant_id, user_id) values ($1, $2, $3)', [sessionId, tenantId, userId]);
+      return this.issueRefresh(q, tenantId, sessionId);
+    });
+    return this.pair(userId, tenantId, sessionId, refresh, role);
+  }
+
+  private async issueRefresh(q: Queryable, tenantId: string, sessionId: string): Promise<string> {
+    const token = `gcr_${randomToken(48)}`;
+    await q.query(
+      `insert into refresh_tokens (id, tenant_id, session_id, token_hash, expires_at)
+       values ($1, $2, $3, $4, now() + make_interval(secs => $5))`,
+      [newId('rtk'), tenantId, sessionId, sha256(token), this.ttl.refresh],
+    );
+    return token;
+  }
+
+  private async pair(userId: string, tenantId: string, sessionId: string, refresh: string, role: Role): Promise<TokenPair> {
+    const access = await this.principals.signAccessToken({ userId, tenantId, sessionId });
+    const admin = await this.db.query<{ is_instance_admin: boolean }>('select is_instance_admin from users where id = $1', [userId]);
+    // OAuth's `scope`: what the access token may do, space-separated (RFC 6749 3.3).
+    const scope = scopesForRole(role, admin.rows[0]?.is_instance_admin ?? false).join(' ');
+    return { access_token: access, token_type: 'Bearer', expires_in: this.ttl.access, refresh_token: refresh, scope };
+  }
+
+  /** Rotates a refresh token. A token used twice means it leaked: the whole session (family) is revoked. */
+  async refresh(refreshToken: string): Promise<TokenPair> {
+    const res = await this.db.query<{
+      token_id: string;
+      tenant_id: string;
+      session_id: string;
+      user_id: string;
+      used_at: Date | null;
+      expires_at: Date;
+      session_revoked_at: Date | null;
+    }>(
+      'select id as token_id, tenant_id, session_id, user_id, used_at, expires_at, session_revoked_at from gcorp_refresh_token_for_auth($1)',
+      [sha256(refreshToken)],
+    );
+    const row = res.rows[0];
+    if (!row) throw invalidGrant('The refresh token is not valid.');
+    if (row.session_revoked_at) throw invalidGrant('The session has ended; log in again.');
+    if (row.used_at) {
+      await this.revokeSession(row.tenant_id, row.session_id, 'invalid_refresh_token');
+      throw invalidGrant('The refresh token was already used, so the session has been revoked; log in again.', 'invalid_refresh_token');
+    }
+    if (row.expires_at.getTime() <= Date.now()) throw invalidGrant('The refresh token has expired; log in again.');
+    const outcome = await this.db.tenant(row.tenant_id, async (q) => {
+      const used = await q.query('update refresh_tokens set used_at = now() where id = $1 and used_at is null', [row.token_id]);
+      if (used.rowCount !== 1) return null;
+      const member = await q.query<{ role: Role }>('select role from memberships where user_id = $1', [row.user_id]);
+      if (!member.rows[0]) return 'gone' as const;
+      return { token: await this.issueRefresh(q, row.tenant_id, row.session_id), role: member.rows[0].role };
+    });
+    if (outcome === null) {
+      await this.revokeSession(row.tenant_id, row.session_id, 'invalid_refresh_token');
+      throw invalidGrant('The refresh token was already used, so the session has been revoked; log in again.', 'invalid_refresh_token');
+    }
+    if (outcome === 'gone') throw invalidGrant('You are no longer a member of this tenant.');
+    return this.pair(row.user_id, row.tenant_id, row.session_id, outcome.token, outcome.role);
+  }
+
+  /** Logout by refresh token (any tenant) or by the session of the calling access token. */
+  async logoutByRefreshToken(refreshToken: string): Promise<void> {
+    const res = await this.db.query<{ tenant_id: string; session_id: string }>(
+      'select tenant_id, session_id from gcorp_refresh_token_for_auth($1)',
+      [sha256(refreshToken)],
+    );
+    const row = res.rows[0];
+    if (!row) throw invalidGrant('The refresh token is not valid.');
+    await this.revokeSession(row.tenant_id, row.session_id, 'logout');
+  }
+
+  async revokeSession(tenantId: string, sessionId: string, reason: string): Promise<void> {
+    await this.db.tenant(tenantId, (q) =>
+      q.query('update auth_sessions set revoked_at = coalesce(revoked_at, now()), revoked_reason = coalesce(revoked_reason, $2) where id = $1', [sessionId, reason]),
+    );
+    await this.principals.invalidate(`ses:${sessionId}`);
+  }
+}
+
+function invalidGrant(detail: string, code = 'invalid_refresh_token'): ProblemError {
+  return new ProblemError(401, code, detail);
+}

@@ -1,0 +1,241 @@
+// Usage and plans: metering each finished run (exactly once, with its final state), rollups for reads that never
+// scan raw records, and admission against the plan's hard limits before a run is queued.
+import type { Config, PlanLimits, PlanName } from '../config.js';
+import type { Database, Queryable } from '../db/database.js';
+import { ProblemError, badRequest } from '../http/problem.js';
+import type { RunRow } from '../runs/service.js';
+import type { Principal } from './principal.js';
+
+export const QUOTA_NAMES = ['runs_per_period', 'concurrent_runs', 'tokens_per_period', 'requests_per_minute'] as const;
+type QuotaName = (typeof QUOTA_NAMES)[number];
+
+/** Plans count by calendar month in UTC. */
+export function periodOf(now = new Date()): { start: Date; end: Date } {
+  const start = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1));
+  const end = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + 1, 1));
+  return { start, end };
+}
+
+function truncate(d: Date, granularity: 'hour' | 'day'): Date {
+  const t = new Date(d);
+  t.setUTCMinutes(0, 0, 0);
+  if (granularity === 'day') t.setUTCHours(0);
+  return t;
+}
+
+const MAX_BUCKETS = { hour: 744, day: 366 } as const;
+
+interface TotalsRow {
+  runs: string | number;
+  input_tokens: string | number;
+  output_tokens: string | number;
+  run_seconds: number;
+}
+
+export class UsageService {
+  constructor(
+    private readonly db: Database,
+    private readonly config: Config,
+  ) {}
+
+  /** The plan's limits with the instance admin's per-tenant overrides applied. */
+  limitsFor(plan: string, overrides: Record<string, number | null> | null | undefined): PlanLimits {
+    const base = this.config.plans[(plan as PlanName) in this.config.plans ? (plan as PlanName) : 'free'];
+    const out = { ...base };
+    for (const name of QUOTA_NAMES) {
+      const v = overrides?.[name];
+      if (v !== undefined && v !== null) out[name] = v;
+    }
+    return out;
+  }
+
+  private async tenantLimits(q: Queryable): Promise<PlanLimits & { plan: string }> {
+    const res = await q.query<{ plan: string; limits: Record<string, number | null> }>('select plan, limits from tenants');
+    const row = res.rows[0]!;
+    return { ...this.limitsFor(row.plan, row.limits), plan: row.plan };
+  }
+
+  /**
+   * Admission, inside the run's create transaction. The period counter row is locked first, so concurrent creates
+   * of one tenant are decided one after another and the Nth run passes while the N+1th is refused, exactly.
+   */
+  async admit(q: Queryable, principal: Principal): Promise<void> {
+    if (!this.config.limitsEnabled) return;
+    const { start } = periodOf();
+    const counter = await q.query<{ runs_admitted: string }>(
+      `insert into quota_counters (tenant_id, period_start, runs_admitted) values ($1, $2, 0)
+       on conflict (tenant_id, period_start) do update set runs_admitted = quota_counters.runs_admitted
+       returning runs_admitted`,
+      [principal.tenantId, start],
+    );
+    const admitted = Number(counter.rows[0]!.runs_admitted);
+    const limits = await this.tenantLimits(q);
+    if (limits.runs_per_period !== null && admitted >= limits.runs_per_period) {
+      throw quotaExceeded('runs_per_period', `This tenant has used all ${limits.runs_per_period} runs of its ${limits.plan} plan for this period; the quota resets on ${periodOf().end.toISOString()}.`);
+    }
+    if (limits.tokens_per_period !== null) {
+      const used = await this.periodTotals(q, start);
+      const tokens = Number(used.input_tokens) + Number(used.output_tokens);
+      if (tokens >= limits.tokens_per_period) {
+        throw quotaExceeded('tokens_per_period', `This tenant has used ${tokens} of the ${limits.tokens_per_period} tokens of its plan for this period.`);
+      }
+    }
+    if (limits.concurrent_runs !== null && !limits.queue_when_busy) {
+      // The count includes the run being admitted (its row is already in this transaction).
+      const active = await q.query<{ n: number }>(`select count(*)::int as n from runs where status in ('queued', 'running')`);
+      const others = active.rows[0]!.n - 1;
+      if (others >= limits.concurrent_runs) {
+        throw quotaExceeded('concurrent_runs', `This tenant already has ${others} runs queued or running, the most its plan allows at once; wait for one to finish.`);
+      }
+    }
+    await q.query('update quota_counters set runs_admitted = runs_admitted + 1 where tenant_id = $1 and period_start = $2', [
+      principal.tenantId,
+      start,
+    ]);
+  }
+
+  /**
+   * For plans that queue instead of refusing: may this run start now? Serialised per tenant with an advisory lock so
+   * two workers cannot both take the last slot.
+   */
+  async hasRunSlot(q: Queryable, tenantId: string): Promise<boolean> {
+    if (!this.config.limitsEnabled) return true;
+    const limits = await this.tenantLimits(q);
+    if (limits.concurrent_runs === null) return true;
+    await q.query('select pg_advisory_xact_lock(hashtext($1))', [`gcorp-slots:${tenantId}`]);
+    const running = await q.query<{ n: number }>(`select count(*)::int as n from runs where status = 'running'`);
+    return running.rows[0]!.n < limits.concurrent_runs;
+  }
+
+  /** Meters a finished run in its final-state transaction; the run id is the natural key, so it counts once. */
+  async record(q: Queryable, run: RunRow): Promise<void> {
+    const inserted = await q.query<{ recorded_at: Date }>(
+      `insert into usage_records (run_id, tenant_id, agent_name, api_key_id, user_id, status, input_tokens, output_tokens, run_seconds)
+       values ($1, $2, $3, $4, $5, $6, $7, $8, $9) on conflict (run_id) do nothing returning recorded_at`,
+      [run.id, run.tenant_id, run.agent_name, run.created_by_key_id, run.created_by_user_id, run.status, run.input_tokens, run.output_tokens, run.run_seconds],
+    );
+    const at = inserted.rows[0]?.recorded_at;
+    if (!at) return;
+    const rows: unknown[][] = [];
+    for (const g of ['hour', 'day'] as const) {
+      const bucket = truncate(at, g);
+      rows.push([g, 'all', '', bucket]);
+      rows.push([g, 'agent', run.agent_name, bucket]);
+      rows.push([g, 'api_key', run.created_by_key_id ?? '', bucket]); // '' = started by a user session
+    }
+    const values = rows.map((_, i) => `($1, $${i * 4 + 5}, $${i * 4 + 6}, $${i * 4 + 7}, $${i * 4 + 8}::timestamptz, 1, $2, $3, $4)`);
+    // One statement for every rollup row this run touches, in a fixed order so concurrent runs lock rows alike.
+    await q.query(
+      `insert into usage_rollups (tenant_id, granularity, dim, dim_key, bucket, runs, input_tokens, output_tokens, run_seconds)
+       values ${values.join(', ')}
+       on conflict (tenant_id, granularity, dim, dim_key, bucket) do update set
+         runs = usage_rollups.runs + 1,
+         input_tokens = usage_rollups.input_tokens + excluded.input_tokens,
+         output_tokens = usage_rollups.output_tokens + excluded.output_tokens,
+         run_seconds = usage_rollups.run_seconds + excluded.run_seconds`,
+      [run.tenant_id, Number(run.input_tokens), Number(run.output_tokens), run.run_seconds, ...rows.flat()],
+    );
+  }
+
+  private async periodTotals(q: Queryable, start: Date): Promise<TotalsRow> {
+    const res = await q.query<TotalsRow>(
+      `select coalesce(sum(runs), 0) as runs, coalesce(sum(input_tokens), 0) as input_tokens,
+              coalesce(sum(output_tokens), 0) as output_tokens, coalesce(sum(run_seconds), 0)::float8 as run_seconds
+         from usage_rollups where granularity = 'day' and dim = 'all' and bucket >= $1`,
+      [start],
+    );
+    return res.rows[0]!;
+  }
+
+  async summary(principal: Principal) {
+    const { start, end } = periodOf();
+    return this.db.tenant(principal.tenantId, async (q) => {
+      const limits = await this.tenantLimits(q);
+      const totals = await this.periodTotals(q, start);
+      const counter = await q.query<{ runs_admitted: string }>('select runs_admitted from quota_counters where period_start = $1', [start]);
+      const active = await q.query<{ queued: number; running: number }>(
+        `select count(*) filter (where status = 'queued')::int as queued, count(*) filter (where status = 'running')::int as running
+           from runs where status in ('queued', 'running')`,
+      );
+      const admitted = Number(counter.rows[0]?.runs_admitted ?? 0);
+      const concurrent = limits.queue_when_busy ? active.rows[0]!.running : active.rows[0]!.queued + active.rows[0]!.running;
+      const tokens = Number(totals.input_tokens) + Number(totals.output_tokens);
+      const quota = (name: QuotaName, used: number) => {
+        const limit = limits[name];
+        return { name, limit, used, remaining: limit === null ? null : Math.max(0, limit - used) };
+      };
+      return {
+        plan: limits.plan,
+        period_start: start.toISOString(),
+        period_end: end.toISOString(),
+        resets_at: end.toISOString(),
+        usage: {
+          runs: Number(totals.runs),
+          input_tokens: Number(totals.input_tokens),
+          output_tokens: Number(totals.output_tokens),
+          run_seconds: Math.round(Number(totals.run_seconds) * 1000) / 1000,
+          concurrent_runs: concurrent,
+        },
+        quotas: [
+          quota('runs_per_period', admitted),
+          quota('concurrent_runs', concurrent),
+          quota('tokens_per_period', tokens),
+          // Requests are counted by the rate limiter, per minute; the summary shows the limit.
+          quota('requests_per_minute', 0),
+        ],
+      };
+    });
+  }
+
+  /** Buckets of usage between from and to, every bucket present (zeros included), optionally per agent or API key. */
+  async series(principal: Principal, query: { from?: string; to?: string; granularity: 'hour' | 'day'; group_by?: 'agent' | 'api_key' }) {
+    const g = query.granularity;
+    const to = query.to ? new Date(query.to) : new Date();
+    const from = query.from ? new Date(query.from) : periodOf(to).start;
+    if (from.getTime() > to.getTime()) {
+      throw badRequest('from must not be after to.', [{ field: '/query/from', message: 'must not be after to' }], 'invalid_range');
+    }
+    const first = truncate(from, g);
+    const step = g === 'hour' ? 3_600_000 : 86_400_000;
+    const count = Math.max(1, Math.ceil((to.getTime() - first.getTime()) / step));
+    if (count > MAX_BUCKETS[g]) {
+      throw badRequest(
+        `The range spans ${count} ${g} buckets; at most ${MAX_BUCKETS[g]} are served at once (${g === 'hour' ? '31 days' : 'a year'}). Narrow from/to or use granularity=day.`,
+        [{ field: '/query/from', message: `range longer than ${MAX_BUCKETS[g]} ${g} buckets` }],
+        'range_too_large',
+      );
+    }
+    const dim = query.group_by ?? 'all';
+    const rows = await this.db.tenant(principal.tenantId, (q) =>
+      q.query<TotalsRow & { bucket: Date; dim_key: string }>(
+        `select bucket, dim_key, runs, input_tokens, output_tokens, run_seconds from usage_rollups
+          where granularity = $1 and dim = $2 and bucket >= $3 and bucket < $4 order by bucket, dim_key`,
+        [g, dim, first, new Date(first.getTime() + count * step)],
+      ),
+    );
+    const groups: (string | null)[] = dim === 'all' ? [null] : [...new Set(rows.rows.map((r) => r.dim_key))].sort();
+    const byKey = new Map(rows.rows.map((r) => [`${r.bucket.getTime()} ${dim === 'all' ? '' : r.dim_key}`, r]));
+    const data = [];
+    for (let i = 0; i < count; i++) {
+      const start = new Date(first.getTime() + i * step);
+      const end = new Date(start.getTime() + step);
+      for (const group of groups) {
+        const r = byKey.get(`${start.getTime()} ${group ?? ''}`);
+        data.push({
+          start: start.toISOString(),
+          end: end.toISOString(),
+          group: group === '' ? null : group,
+          runs: Number(r?.runs ?? 0),
+          input_tokens: Number(r?.input_tokens ?? 0),
+          output_tokens: Number(r?.output_tokens ?? 0),
+          run_seconds: Math.round(Number(r?.run_seconds ?? 0) * 1000) / 1000,
+        });
+      }
+    }
+    return { from: first.toISOString(), to: to.toISOString(), granularity: g, group_by: query.group_by ?? null, data };
+  }
+}
+
+function quotaExceeded(quota: QuotaName, detail: string): ProblemError {
+  return new ProblemError(402, 'quota_exceeded', `${detail} (quota ${quota})`, { title: 'Quota exceeded' });
+}

@@ -1,0 +1,107 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bootstrap, createTenant, startTestHub, type Tenant, type TestHub } from './helpers/hub.js';
+
+let t: TestHub;
+let admin: Tenant;
+
+beforeAll(async () => {
+  t = await startTestHub();
+  admin = await bootstrap(t);
+});
+afterAll(async () => t?.close());
+
+async function waitFor(id: string, key = admin.key) {
+  for (let i = 0; i < 20; i++) {
+    const res = await t.as(key).call('GET', `/v1/runs/${id}/wait?timeout=10`);
+    if (res.status === 200) return res.body;
+  }
+  throw new Error(`run ${id} did not finish`);
+}
+
+describe('runs: the echo agent end to end', () => {
+  it('creates a run that is queued, then succeeds with its input as output and ordered events', async () => {
+    const created = await t.as(admin.key).call('POST', '/v1/runs', { body: { agent: 'echo', input: { message: 'hi', events: 3 }, metadata: { source: 'test' } } });
+    expect(created.status).toBe(201);
+    expect(created.body).toMatchObject({ agent: 'echo', status: 'queued', attempt: 1, metadata: { source: 'test' } });
+    const done = await waitFor(created.body.id);
+    expect(done.status).toBe('succeeded');
+    expect(done.output).toEqual({ message: 'hi', events: 3 });
+    const events = await t.as(admin.key).call('GET', `/v1/runs/${created.body.id}/events`, { headers: { accept: 'application/json' } });
+    const types = events.body.data.map((e: { type: string }) => e.type);
+    expect(types[0]).toBe('run.queued');
+    expect(types[1]).toBe('run.started');
+    expect(types.filter((x: string) => x === 'run.output.delta')).toHaveLength(3);
+    expect(types.at(-1)).toBe('run.completed');
+    expect(events.body.data.map((e: { seq: number }) => e.seq)).toEqual(types.map((_: string, i: number) => i + 1));
+  });
+
+  it('fails a run whose agent fails, with a problem object', async () => {
+    const created = await t.as(admin.key).call('POST', '/v1/runs', { body: { agent: 'echo', input: { fail: 'boom' } } });
+    const done = await waitFor(created.body.id);
+    expect(done.status).toBe('failed');
+    expect(done.error).toMatchObject({ code: 'agent_failed', request_id: expect.any(String) });
+  });
+
+  it('times a run out', async () => {
+    const created = await t.as(admin.key).call('POST', '/v1/runs', { body: { agent: 'echo', input: { delay_ms: 5000 }, timeout_seconds: 1 } });
+    const done = await waitFor(created.body.id);
+    expect(done.status).toBe('timed_out');
+    expect(done.error.code).toBe('run_timed_out');
+  });
+
+  it('cancels a running run: the worker aborts the agent', async () => {
+    const created = await t.as(admin.key).call('POST', '/v1/runs', { body: { agent: 'echo', input: { delay_ms: 60000 } } });
+    for (let i = 0; i < 100; i++) {
+      const r = await t.as(admin.key).call('GET', `/v1/runs/${created.body.id}`);
+      if (r.body.status === 'running') break;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const cancel = await t.as(admin.key).call('POST', `/v1/runs/${created.body.id}/cancel`);
+    expect([200, 202]).toContain(cancel.status);
+    const start = Date.now();
+    const done = await waitFor(created.body.id);
+    expect(done.status).toBe('cancelled');
+    expect(Date.now() - start).toBeLessThan(5000);
+    const again = await t.as(admin.key).call('POST', `/v1/runs/${created.body.id}/cancel`);
+    expect(again.status).toBe(200);
+    expect(again.body.status).toBe('cancelled');
+  });
+
+  it('refuses unknown agents, bad input and bad timeouts with problems', async () => {
+    const unknown = await t.as(admin.key).call('POST', '/v1/runs', { body: { agent: 'nope-agent', input: {} } });
+    expect(unknown.status).toBe(404);
+    expect(unknown.body.code).toBe('agent_not_found');
+    const badTimeout = await t.as(admin.key).call('POST', '/v1/runs', { body: { agent: 'echo', input: {}, timeout_seconds: 0 } });
+    expect(badTimeout.status).toBe(400);
+    const badInput = await t.as(admin.key).call('POST', '/v1/runs', { body: { agent: 'code-reviewer', input: { nothing: true } } });
+    expect(badInput.status).toBe(400);
+    expect(badInput.body.code).toBe('input_invalid');
+  });
+
+  it('answers 404 for another tenant\'s run, its events and its wait', async () => {
+    const other = await createTenant(t, admin, 'Other');
+    const created = await t.as(admin.key).call('POST', '/v1/runs', { body: { agent: 'echo', input: 1 } });
+    for (const path of [`/v1/runs/${created.body.id}`, `/v1/runs/${created.body.id}/events`, `/v1/runs/${created.body.id}/wait?timeout=1`]) {
+      expect((await t.as(other.key).call('GET', path, { headers: { accept: 'application/json' } })).status).toBe(404);
+    }
+    expect((await t.as(other.key).call('POST', `/v1/runs/${created.body.id}/cancel`)).status).toBe(404);
+  });
+
+  it('replays a POST with the same Idempotency-Key, refuses the key with another body, scoped per tenant', async () => {
+    const body = { agent: 'echo', input: { n: 1 } };
+    const headers = { 'idempotency-key': 'create-run-1' };
+    const first = await t.as(admin.key).call('POST', '/v1/runs', { body, headers });
+    const second = await t.as(admin.key).call('POST', '/v1/runs', { body: { input: { n: 1 }, agent: 'echo' }, headers });
+    expect(first.status).toBe(201);
+    expect(second.status).toBe(201);
+    expect(second.body.id).toBe(first.body.id);
+    expect(second.headers['idempotent-replayed']).toBe('true');
+    const other = await t.as(admin.key).call('POST', '/v1/runs', { body: { agent: 'echo', input: { n: 2 } }, headers });
+    expect(other.status).toBe(422);
+    expect(other.body.code).toBe('idempotency_key_reused');
+    const tenant = await createTenant(t, admin, 'Idem');
+    const elsewhere = await t.as(tenant.key).call('POST', '/v1/runs', { body, headers });
+    expect(elsewhere.status).toBe(201);
+    expect(elsewhere.body.id).not.toBe(first.body.id);
+  });
+});

@@ -1,6 +1,6 @@
 // Scale-out: two API processes (in-process hubs that execute nothing) and two `gcorp-server worker` processes on one
 // database (and one Redis in the server-pg project). Every run executes exactly once whichever API took it, and a
-// cancellation sent to API 1 reaches the run on whichever worker executes it within 1 s.
+// cancellation sent to API 1 reaches the run on whichever worker executes it by NOTIFY (not by a lease renewal).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ContractFetch } from '@genericcorp/contract';
 import type { RunningHub } from '../src/hub.js';
@@ -33,10 +33,10 @@ beforeAll(async () => {
   admin = await bootstrap(t);
   api1 = clientFor(t.url, admin.key);
   api2 = clientFor(api2Hub.url, admin.key);
-  const started = await Promise.all([
-    startWorkerProcess({ ownerUrl: t.ownerUrl, appUrl: t.appUrl, concurrency: WORKER_CONCURRENCY }),
-    startWorkerProcess({ ownerUrl: t.ownerUrl, appUrl: t.appUrl, concurrency: WORKER_CONCURRENCY }),
-  ]);
+  // A 300 s lease is renewed every 100 s, after the cancellation test's 90 s timeout: a cancellation that reaches a
+  // worker in that test came by NOTIFY.
+  const opts = { ownerUrl: t.ownerUrl, appUrl: t.appUrl, concurrency: WORKER_CONCURRENCY, env: { GCORP_RUN_LEASE_MS: '300000' } };
+  const started = await Promise.all([startWorkerProcess(opts), startWorkerProcess(opts)]);
   workers.push(...started);
 }, 150_000);
 
@@ -80,7 +80,7 @@ describe('runs: two API processes and two worker processes on one database', () 
     expect(pids).toEqual(new Set(workers.map((w) => w.pid)));
   });
 
-  it('delivers a cancellation sent to API 1 to a run on either worker within 1 s', { timeout: 90_000 }, async () => {
+  it('delivers a cancellation sent to API 1 to a run on either worker by NOTIFY, before any lease renewal', { timeout: 90_000 }, async () => {
     // Twice as many long runs as one worker can hold: each worker is busy with some of them.
     const ids = await mapLimit(Array.from({ length: 2 * WORKER_CONCURRENCY }), 4, async (_, i) => {
       const res = await [api1, api2][i % 2]!.call<RunBody>('POST', '/v1/runs', { body: { agent: 'echo', input: { delay_ms: 120_000, n: i } } });
@@ -92,21 +92,17 @@ describe('runs: two API processes and two worker processes on one database', () 
     for (const id of ids) holder.set(id, (await workerPidOf(id))!);
     expect(new Set(holder.values())).toEqual(new Set(workers.map((w) => w.pid)));
 
-    const took: number[] = [];
     for (const id of ids) {
-      const start = performance.now();
       const cancel = await api1.call<RunBody>('POST', `/v1/runs/${id}/cancel`);
       expect(cancel.status).toBe(202);
       expect(cancel.body.status).toBe('running');
-      const done = await pollRun(api1, id, (r) => r.status !== 'running', 1_000, 10);
-      took.push(performance.now() - start);
+      const done = await pollRun(api1, id, (r) => r.status !== 'running', 10_000);
       expect(done.status, `run ${id} on worker ${holder.get(id)}`).toBe('cancelled');
       expect(done.error).toBeNull();
       const events = await replayEvents(api1, id);
       expect(events.at(-1)).toMatchObject({ type: 'run.completed', data: { status: 'cancelled', output: null, error: null } });
       expect(events.filter((e) => e.type === 'run.completed')).toHaveLength(1);
     }
-    for (const ms of took) expect(ms).toBeLessThan(1_000);
     // A cancelled run stays cancelled: nothing later overwrites it.
     await sleep(300);
     for (const id of ids) expect((await api2.call<RunBody>('GET', `/v1/runs/${id}`)).body.status).toBe('cancelled');

@@ -81,9 +81,9 @@ function childEnv(opts: HubProcessOptions, dataDir: string): NodeJS.ProcessEnv {
     GCORP_SECRET_KEY: TEST_SECRET_KEY,
     GCORP_BOOTSTRAP_TOKEN: BOOTSTRAP_TOKEN,
     GCORP_LOG_LEVEL: 'warn',
-    // A short lease and sweep, so that a killed worker's runs are recovered quickly. NOTE: config.ts does not read
-    // these two yet (runLeaseMs and sweepIntervalMs have no environment variable), so today the children run with the
-    // 15 s default lease; the tests allow for that.
+    // A short lease (renewed every 1.7 s) and sweep, so that a killed worker's runs are recovered quickly. A test that
+    // proves a cancellation arrives by NOTIFY gives its processes a long lease instead (`env: { GCORP_RUN_LEASE_MS }`),
+    // so that the renewal, which also notices cancellations, cannot be what stopped the run.
     GCORP_RUN_LEASE_MS: '5000',
     GCORP_SWEEP_INTERVAL_MS: '250',
   });

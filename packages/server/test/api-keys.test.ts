@@ -108,9 +108,10 @@ describe('API keys', () => {
     expect(big.status).toBe(400);
   });
 
-  it('a key revoked through one process fails on another within 1 s', async () => {
+  it('a key revoked through one process fails on another by NOTIFY, before its cached copy expires', async () => {
     const created = await t.as(admin.key).call('POST', '/v1/api-keys', { body: { name: 'revoke-me', scopes: ['runs:read'] } });
-    const other = await t.sibling();
+    // The other process keeps a verified key for 5 minutes: a 401 within the 10 s budget below came by NOTIFY.
+    const other = await t.sibling({ keyCacheTtlMs: 300_000 });
     const otherApi = createContractFetch({ baseUrl: other.url, headers: { authorization: `Bearer ${created.body.key}` } });
     // Warm the other process's cache so revocation has to reach it.
     expect((await otherApi.call('GET', '/v1/me')).status).toBe(200);
@@ -119,10 +120,10 @@ describe('API keys', () => {
     expect(revoked.status).toBe(200);
     expect(revoked.body.revoked_at).toBeTruthy();
     const start = Date.now();
-    let status = 200;
-    while (Date.now() - start < 1000) {
+    let status: number;
+    for (;;) {
       status = (await otherApi.call('GET', '/v1/me')).status;
-      if (status === 401) break;
+      if (status === 401 || Date.now() - start > 10_000) break;
       await new Promise((r) => setTimeout(r, 20));
     }
     expect(status).toBe(401);

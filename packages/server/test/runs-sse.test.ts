@@ -233,7 +233,7 @@ describe('runs: following events with EventSource', () => {
     expect(bad.status).toBe(400);
   });
 
-  it('ends at once a stream resumed after run.completed, so a reconnecting client is not held open', { timeout: 30_000 }, async () => {
+  it('ends a stream resumed after run.completed by itself, so a reconnecting client is not held open', { timeout: 30_000 }, async () => {
     // EventSource reconnects by itself when the server closes the stream; a client that did not stop at run.completed
     // comes back with Last-Event-ID = the seq of run.completed. Nothing can follow it: the answer must end now rather
     // than send heartbeats forever.
@@ -241,15 +241,15 @@ describe('runs: following events with EventSource', () => {
     await waitForRun(api, run.id);
     const last = (await replayEvents(api, run.id)).at(-1)!;
     expect(last.type).toBe('run.completed');
-    const started = Date.now();
+    // A stream held open sends a heartbeat every 200 ms and never ends by itself: only this abort would end it.
     const res = await api.call('GET', `/v1/runs/${run.id}/events`, {
       headers: { accept: 'text/event-stream', 'last-event-id': String(last.seq) },
       stream: true,
-      signal: AbortSignal.timeout(4_000),
+      signal: AbortSignal.timeout(10_000),
     });
     expect(res.status).toBe(200);
     const text = await new Response(res.stream).text().catch((err: unknown) => `(not ended: ${String(err)})`);
-    expect(Date.now() - started).toBeLessThan(2_000);
+    expect(text).not.toMatch(/^\(not ended/);
     expect(parseSse(text).filter((fr) => fr.data !== undefined)).toEqual([]);
   });
 

@@ -59,8 +59,10 @@ function json(res: import('node:http').ServerResponse, status: number, body: unk
 describe('webhook runtime: delivery', { timeout: 15_000 }, () => {
   it('POSTs the signed run and returns the JSON reply as output', async () => {
     const server = await serve((_req, res) => json(res, 200, { status: 'synced', tickets: 3 }));
+    const before = Math.floor(Date.now() / 1000);
     const { ctx, result } = runHook(server.url + '/gcorp/hook?x=1');
     const out = await within(result, 5000, 'delivery');
+    const after = Math.ceil(Date.now() / 1000);
 
     expect(out).toEqual({ output: { status: 'synced', tickets: 3 }, usage: { input_tokens: 0, output_tokens: 0 } });
     expect(deltas(ctx.events)).toEqual([{ status: 'synced', tickets: 3 }]);
@@ -84,7 +86,9 @@ describe('webhook runtime: delivery', { timeout: 15_000 }, () => {
     const header = String(req.headers['gcorp-signature']);
     expect(header).toMatch(/^t=\d+,v1=[0-9a-f]{64}$/);
     const t = Number(/t=(\d+)/.exec(header)![1]);
-    expect(Math.abs(t - Date.now() / 1000)).toBeLessThan(5);
+    // Signed during the delivery (bracketed by the clock, not bounded by an elapsed time).
+    expect(t).toBeGreaterThanOrEqual(before);
+    expect(t).toBeLessThanOrEqual(after);
     expect(verifyWebhookSignature(SECRET, header, req.body)).toBe(true);
     expect(verifyWebhookSignature(SECRET, header, Buffer.from(req.body))).toBe(true);
     expect(verifyWebhookSignature('another-secret-of-16', header, req.body)).toBe(false);
@@ -155,7 +159,6 @@ describe('webhook runtime: delivery', { timeout: 15_000 }, () => {
     expect((err as RunFailure).detail).toContain('150 ms');
     expect(server.requests).toHaveLength(2);
     expect(Date.now() - t0).toBeGreaterThanOrEqual(300);
-    expect(Date.now() - t0).toBeLessThan(3000);
   });
 
   it("an agent's timeout_seconds overrides the instance timeout", async () => {
@@ -260,7 +263,7 @@ describe('webhook runtime: delivery', { timeout: 15_000 }, () => {
     expect(await rejectionOf(runtime.execute(makeContext(agent, {})))).toMatchObject({ code: 'agent_misconfigured' });
   });
 
-  it('aborting a hanging delivery rejects promptly with the reason', async () => {
+  it('aborting a hanging delivery rejects with the reason and closes the connection', async () => {
     const server = await serve(() => undefined);
     const { ctx, result } = runHook(server.url, { timeoutMs: 60_000 });
     await within(
@@ -271,19 +274,19 @@ describe('webhook runtime: delivery', { timeout: 15_000 }, () => {
       'request arrival',
     );
     const reason = new Error('cancelled');
-    const t0 = Date.now();
     ctx.controller.abort(reason);
-    expect(await within(rejectionOf(result), 1000, 'abort')).toBe(reason);
-    expect(Date.now() - t0).toBeLessThan(500);
-    await within(server.closed, 2000, 'server-side close');
+    // The endpoint never answers and the delivery timeout is 60 s: only the abort ends it within these budgets.
+    expect(await within(rejectionOf(result), 5_000, 'abort')).toBe(reason);
+    await within(server.closed, 5_000, 'server-side close');
   });
-  it('aborting while the host name is being resolved rejects promptly', async () => {
+  it('aborting while the host name is being resolved rejects with the reason', async () => {
     const resolve = () => new Promise<Array<{ address: string; family: number }>>(() => undefined); // never answers
     const { ctx, result } = runHook('https://slow-dns.example.test/', { resolve });
     await new Promise((r) => setTimeout(r, 20));
     const reason = new Error('cancelled during DNS');
     ctx.controller.abort(reason);
-    expect(await within(rejectionOf(result), 500, 'abort during DNS')).toBe(reason);
+    // The look-up never answers: only the abort can end the delivery.
+    expect(await within(rejectionOf(result), 5_000, 'abort during DNS')).toBe(reason);
   });
 });
 

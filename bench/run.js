@@ -11,7 +11,7 @@ import { readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { BENCH_DIR, EXIT_TIMED_OUT, RESULTS_DIR, ROOT, envInt, printTable, readResults } from './lib.js';
 
-const ORDER = ['core', 'runs', 'usage', 'sdk', 'cli'];
+const ORDER = ['core', 'runs', 'propagation', 'usage', 'sdk', 'cli'];
 const NOT_MODULES = new Set(['lib.js', 'run.js']);
 
 const available = readdirSync(BENCH_DIR)

@@ -75,6 +75,13 @@ export {
   type TenantDeletion,
   type TenantExport,
 } from './resources/tenant.js';
+export {
+  TenantProvidersResource,
+  type ProviderName,
+  type TenantProvider,
+  type TenantProviderSetParams,
+  type TenantProviderListParams,
+} from './resources/tenant-providers.js';
 export { MembersResource, type Member, type MemberCreateParams, type MemberUpdateParams, type MemberListParams } from './resources/members.js';
 export {
   AdminResource,

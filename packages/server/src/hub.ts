@@ -113,6 +113,8 @@ export async function startHub(opts: StartOptions = {}): Promise<RunningHub> {
     if (config.workerConcurrency > 0) {
       const runtimes = createRuntimes({
         providers: config.providers,
+        // A tenant's own provider settings (PUT /v1/tenant/providers/{provider}) win over the instance's, per provider.
+        tenantProviders: (tenantId) => services.providers.runtimeSettings(tenantId),
         webhook: {
           allowPrivate: config.allowPrivateWebhooks,
           timeoutMs: config.webhookTimeoutMs,

@@ -348,13 +348,70 @@ export interface paths {
         /**
          * Export all of the tenant's data
          * @description GDPR export: one JSON document with every record the hub holds for the tenant (tenant, members, API keys
-         *     without secrets or hashes, agents, runs with their inputs and outputs, run events and daily usage per
-         *     agent). Large exports are streamed.
+         *     without secrets or hashes, agents, runs with their inputs and outputs, run events, daily usage per agent and
+         *     the tenant's model-provider settings without their API keys). Large exports are streamed.
          */
         get: operations["exportTenant"];
         put?: never;
         post?: never;
         delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/tenant/providers": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List the tenant's model-provider settings
+         * @description The model providers this tenant has set for itself, by name. Each replaces the instance's settings for that
+         *     provider in the tenant's model runs; a provider not listed uses the instance's (`ANTHROPIC_API_KEY`,
+         *     `GCORP_OPENAI_BASE_URL`...). API keys are never returned: `api_key_set` says whether one is stored and
+         *     `api_key_last4` shows its last four characters.
+         */
+        get: operations["listTenantProviders"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/tenant/providers/{provider}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Set the tenant's settings for a model provider
+         * @description Creates or replaces the tenant's own settings for `provider`; from then on the tenant's model runs on that
+         *     provider use them instead of the instance's (a tenant with its own key runs model agents even where the
+         *     instance has none). `base_url` and `default_model` are replaced by what is sent (omitted or null: the
+         *     provider's public API and default model). `api_key` is write-only and stored encrypted; omitted, the stored
+         *     key is kept; null removes it. `anthropic` needs an API key (400 `api_key_required`); `openai_compatible` needs
+         *     `base_url` (its chat-completions API) and `default_model`. `base_url` must be `https` (plain `http` only where
+         *     the operator allows private targets), without credentials, query or fragment (400 `invalid_base_url`); a host
+         *     that is or resolves to a private, loopback or link-local address is refused (400 `provider_target_forbidden`)
+         *     unless the operator allows private targets (`GCORP_ALLOW_PRIVATE_WEBHOOKS`); each run checks the address again.
+         */
+        put: operations["setTenantProvider"];
+        post?: never;
+        /**
+         * Remove the tenant's settings for a model provider
+         * @description Deletes the tenant's own settings for `provider`, its API key included; the tenant's runs use the instance's
+         *     settings for it again (or fail with `provider_not_configured` where the instance has none). 404 when the
+         *     tenant has no settings for it.
+         */
+        delete: operations["deleteTenantProvider"];
         options?: never;
         head?: never;
         patch?: never;
@@ -1083,8 +1140,8 @@ export interface components {
         };
         /**
          * @description A permission. `runs:read`/`runs:write` runs and their events; `agents:read`/`agents:write` the agent catalog;
-         *     `keys:manage` API keys; `usage:read` usage; `tenant:admin` the tenant, its members, export and erasure;
-         *     `instance:admin` instance administration.
+         *     `keys:manage` API keys; `usage:read` usage; `tenant:admin` the tenant, its members, model-provider settings,
+         *     export and erasure; `instance:admin` instance administration.
          * @enum {string}
          */
         Scope: "runs:read" | "runs:write" | "agents:read" | "agents:write" | "keys:manage" | "usage:read" | "tenant:admin" | "instance:admin";
@@ -1404,7 +1461,7 @@ export interface components {
             /** Format: date-time */
             erased_at: string;
         };
-        /** @description Every record the hub holds for a tenant. API keys appear without secrets or hashes. */
+        /** @description Every record the hub holds for a tenant. API keys appear without secrets or hashes, model-provider settings without their API keys. */
         TenantExport: {
             /** Format: date-time */
             exported_at: string;
@@ -1416,6 +1473,8 @@ export interface components {
             events: components["schemas"]["RunEvent"][];
             /** @description Daily usage buckets grouped by agent, since the tenant was created. */
             usage: components["schemas"]["UsageBucket"][];
+            /** @description The tenant's own model-provider settings; API keys never appear. */
+            providers: components["schemas"]["TenantProvider"][];
         };
         User: {
             id: components["schemas"]["UserId"];
@@ -1523,6 +1582,51 @@ export interface components {
              * @description Expiry, in the future; omitted or null for a key that does not expire.
              */
             expires_at?: string | null;
+        };
+        /**
+         * @description `anthropic` (the Messages API) or `openai_compatible` (any OpenAI-compatible chat-completions API).
+         * @enum {string}
+         */
+        ProviderName: "anthropic" | "openai_compatible";
+        /** @description A tenant's own settings for one model provider. The API key is never returned. */
+        TenantProvider: {
+            provider: components["schemas"]["ProviderName"];
+            /**
+             * Format: uri
+             * @description The provider's API; null for Anthropic's public API.
+             */
+            base_url: string | null;
+            /** @description The model of agents that name none (`default`); null for the provider's default (`claude-sonnet-4-5` on Anthropic). */
+            default_model: string | null;
+            /** @description Whether an API key is stored (encrypted). */
+            api_key_set: boolean;
+            /** @description The key's last four characters, to recognise it; null without a key, or for keys shorter than 20 characters. */
+            api_key_last4: string | null;
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            updated_at: string;
+        };
+        TenantProviderList: {
+            data: components["schemas"]["TenantProvider"][];
+            next_cursor: string | null;
+        };
+        /**
+         * @example {
+         *       "api_key": "sk-ant-api03-hM2q7Xv9LpR4sT8wZ1yB6nC3dF5gK0jx9Qa",
+         *       "default_model": "claude-sonnet-4-5"
+         *     }
+         */
+        TenantProviderUpdate: {
+            /** @description The provider API key, stored encrypted and never returned. Omitted keeps the stored key; null removes it (not allowed for `anthropic`). */
+            api_key?: string | null;
+            /**
+             * Format: uri
+             * @description The provider's API (`https`; plain `http` only where the operator allows private targets). Required for `openai_compatible` (requests go to `<base_url>/chat/completions`); for `anthropic`, omitted or null is Anthropic's public API.
+             */
+            base_url?: string | null;
+            /** @description The model of agents that name none. Required for `openai_compatible`; for `anthropic`, omitted or null is `claude-sonnet-4-5`. */
+            default_model?: string | null;
         };
         Agent: {
             id: components["schemas"]["AgentId"];
@@ -2174,6 +2278,11 @@ export interface components {
          * @example key_01jdz4c6d8e0f2g4h6j8k0m2n4
          */
         ApiKeyId: components["schemas"]["ApiKeyId"];
+        /**
+         * @description The model provider.
+         * @example anthropic
+         */
+        ProviderName: components["schemas"]["ProviderName"];
         /**
          * @description The agent id, or its name.
          * @example echo
@@ -2871,6 +2980,118 @@ export interface operations {
             };
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
+            429: components["responses"]["TooManyRequests"];
+            default: components["responses"]["InternalError"];
+        };
+    };
+    listTenantProviders: {
+        parameters: {
+            query?: {
+                /**
+                 * @description Maximum number of items in the page.
+                 * @example 20
+                 */
+                limit?: components["parameters"]["Limit"];
+                /**
+                 * @description Opaque cursor from a previous page's `next_cursor`. A malformed or foreign cursor answers 400 `invalid_cursor`.
+                 * @example eyJpZCI6InJ1bl8wMWpkejdyOHM5dDB2MXcyeDN5NHo1YTZiNyJ9
+                 */
+                cursor?: components["parameters"]["Cursor"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of provider settings. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TenantProviderList"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            429: components["responses"]["TooManyRequests"];
+            default: components["responses"]["InternalError"];
+        };
+    };
+    setTenantProvider: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The model provider.
+                 * @example anthropic
+                 */
+                provider: components["parameters"]["ProviderName"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TenantProviderUpdate"];
+            };
+        };
+        responses: {
+            /** @description The provider's settings as stored (the API key never appears). */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TenantProvider"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["TooManyRequests"];
+            default: components["responses"]["InternalError"];
+        };
+    };
+    deleteTenantProvider: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The model provider.
+                 * @example anthropic
+                 */
+                provider: components["parameters"]["ProviderName"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Settings removed. */
+            204: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
             429: components["responses"]["TooManyRequests"];
             default: components["responses"]["InternalError"];
         };

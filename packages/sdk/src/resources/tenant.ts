@@ -1,9 +1,10 @@
-// The caller's tenant: read, rename, GDPR export and erasure.
+// The caller's tenant: read, rename, its own model-provider settings, GDPR export and erasure.
 import type { APIPromise } from '../core/api-promise.js';
 import { APIResource } from '../core/resource.js';
 import type { Tolerant } from '../core/types.js';
-import type { RequestOptions } from '../client.js';
+import type { GenericCorp, RequestOptions } from '../client.js';
 import type { Schemas, Tenant } from './shared.js';
+import { TenantProvidersResource } from './tenant-providers.js';
 
 export type TenantUpdateParams = Schemas['TenantUpdate'];
 export type TenantDeleteParams = Schemas['DeleteTenantRequest'];
@@ -11,6 +12,14 @@ export type TenantDeletion = Tolerant<Schemas['TenantDeletion']>;
 export type TenantExport = Tolerant<Schemas['TenantExport']>;
 
 export class TenantResource extends APIResource {
+  /** The tenant's own model-provider settings (`gc.tenant.providers.list/set/remove`). */
+  readonly providers: TenantProvidersResource;
+
+  constructor(client: GenericCorp) {
+    super(client);
+    this.providers = new TenantProvidersResource(client);
+  }
+
   /** `GET /v1/tenant`. */
   get(options?: RequestOptions): APIPromise<Tenant> {
     return this._client._call({ ...options, method: 'GET', path: '/v1/tenant', operation: 'tenant.get' });

@@ -21,7 +21,8 @@ export function sendProblem(reply: FastifyReply, err: ProblemError, req: Fastify
 }
 
 function fieldErrors(issues: AjvIssue[], part: string): FieldError[] {
-  const where = part === 'querystring' ? 'query' : part;
+  // openapi.yaml names the locations /body, /query, /path and /headers (Fastify's parts: body, querystring, params, headers).
+  const where = part === 'querystring' ? 'query' : part === 'params' ? 'path' : part;
   return issues.map((i) => {
     let pointer = i.instancePath;
     if (i.keyword === 'required') pointer += `/${String(i.params.missingProperty)}`;

@@ -1,13 +1,17 @@
-// The caller's tenant: read and rename it, its members and roles, GDPR export and erase.
+// The caller's tenant: read and rename it, its members and roles, its own model-provider settings, GDPR export and erase.
 import type { FastifyInstance } from 'fastify';
 import { decodeCursor, page } from '../http/pagination.js';
+import type { ProviderName } from '../runtimes/providers.js';
 import type { Role } from '../services/principal.js';
+import type { TenantProviderInput } from '../services/providers.js';
 
 type IdParams = { id: string };
+type ProviderParams = { provider: ProviderName };
 
 export async function tenantPlugin(app: FastifyInstance): Promise<void> {
   const { router, services } = app.hub;
   const tenants = services.tenants;
+  const providers = services.providers;
   router.register(app, {
     getTenant: async (req) => tenants.get(req.principal!.tenantId),
     updateTenant: async (req) => tenants.update(req.principal!.tenantId, req.body as { name?: string }),
@@ -33,6 +37,22 @@ export async function tenantPlugin(app: FastifyInstance): Promise<void> {
     },
     deleteMember: async (req, reply) => {
       await tenants.removeMember(req.principal!, (req.params as IdParams).id);
+      return reply.code(204).send();
+    },
+    listTenantProviders: async (req) => {
+      const { limit, cursor } = req.query as { limit: number; cursor?: string };
+      return providers.page(req.principal!.tenantId, cursor, limit);
+    },
+    setTenantProvider: async (req) => {
+      const { provider } = req.params as ProviderParams;
+      const set = await providers.set(req.principal!.tenantId, provider, req.body as TenantProviderInput);
+      req.log.info({ provider, api_key_set: set.api_key_set, base_url: set.base_url }, 'tenant provider settings set');
+      return set;
+    },
+    deleteTenantProvider: async (req, reply) => {
+      const { provider } = req.params as ProviderParams;
+      await providers.remove(req.principal!.tenantId, provider);
+      req.log.info({ provider }, 'tenant provider settings removed');
       return reply.code(204).send();
     },
   });

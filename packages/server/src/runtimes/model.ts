@@ -49,7 +49,7 @@ export function createModelRuntime(options: RuntimeOptions): Runtime {
         maxTokens: config.maxTokens,
         userMessage: renderInput(ctx.input),
       };
-      const call = { maxRetries, dispatcher: options.fetchDispatcher };
+      const call = { maxRetries, dispatcher: resolved.dispatcher ?? options.fetchDispatcher };
       ctx.log.info({ provider: resolved.provider, model: req.model }, 'model run starting');
       return resolved.provider === 'anthropic'
         ? runAnthropic(ctx, resolved.settings, req, call)

@@ -70,6 +70,7 @@ export const RUN_FAILURE_TITLES: Record<string, string> = {
   provider_overloaded: 'Model provider overloaded',
   provider_error: 'Model provider error',
   provider_unreachable: 'Model provider unreachable',
+  provider_target_forbidden: 'Model provider target forbidden',
   provider_timeout: 'Model provider timed out',
   provider_request_rejected: 'Model provider rejected the request',
   provider_invalid_response: 'Invalid model provider response',

@@ -11,6 +11,7 @@ import { DeviceService } from './device.js';
 import type { PrincipalResolver } from './principal.js';
 import { SessionService } from './sessions.js';
 import { AdminService, TenantService } from './tenants.js';
+import { TenantProviderService } from './providers.js';
 
 export interface Services {
   sessions: SessionService;
@@ -20,6 +21,8 @@ export interface Services {
   agents: AgentService;
   runs: RunService;
   usage: UsageService;
+  /** The tenants' own model-provider settings. */
+  providers: TenantProviderService;
 }
 
 export interface ServiceDeps {
@@ -57,5 +60,6 @@ export function createServices(deps: ServiceDeps): Services {
       onError: (err) => deps.log.warn({ err }, 'could not hand a run to the queue; the outbox relay will retry'),
     }),
     usage,
+    providers: new TenantProviderService(db, deps.dataKey, { allowPrivateTargets: config.allowPrivateWebhooks }),
   };
 }

@@ -7,6 +7,7 @@ import { runView } from '../runs/service.js';
 import { agentRowView } from './agents.js';
 import { insertApiKey } from './api-keys.js';
 import { hashPassword } from './passwords.js';
+import { tenantProviderView } from './providers.js';
 import { ALL_SCOPES, TENANT_SCOPES, type Principal, type PrincipalResolver, type Role } from './principal.js';
 import {
   adminTenantView,
@@ -57,6 +58,8 @@ export const TENANT_TABLES: { table: string; exportAs?: string; sql?: string; ma
       run_seconds: r.run_seconds,
     }),
   },
+  // The tenant's own model-provider settings: the API key is never exported (only whether one is set, its last 4).
+  { table: 'tenant_providers', exportAs: 'providers', sql: 'select * from tenant_providers order by provider', map: tenantProviderView },
 ];
 
 export async function setTenant(q: Queryable, tenantId: string): Promise<void> {

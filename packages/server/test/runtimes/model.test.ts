@@ -450,6 +450,8 @@ describe('model runtime: provider selection', { timeout: 15_000 }, () => {
     const runtime = runtimeFor(
       {
         providers: {},
+        // The tenant's base URL is a loopback server: allowed only where the operator allows private targets.
+        webhook: { ...WEBHOOK, allowPrivate: true },
         tenantProviders: async (tenantId) => {
           seen.push(tenantId);
           return { anthropic: { apiKey: 'tenant-key', baseUrl: tenantServer.url, defaultModel: 'tenant-model' } };

@@ -225,7 +225,6 @@ describe('bad input gets a clear, typed answer', () => {
   it('a base URL where nothing listens', async () => {
     const port = await freePort();
     const gc = new GenericCorp({ baseUrl: `http://127.0.0.1:${port}`, apiKey: TEST_KEY, maxRetries: 1, logLevel: 'off' });
-    const started = Date.now();
     const error = await gc.me.get().catch((e: unknown) => e);
     expect(error).toBeInstanceOf(APIConnectionError);
     expect((error as Error).message).toBe(
@@ -233,7 +232,6 @@ describe('bad input gets a clear, typed answer', () => {
     );
     expect((error as APIConnectionError).status).toBeUndefined();
     expect((error as Error).cause).toBeDefined();
-    expect(Date.now() - started).toBeLessThan(5_000);
     await gc.close();
   });
 

@@ -58,11 +58,12 @@ describe('API keys', () => {
   });
 
   it('refuses an expired key', async () => {
-    const soon = new Date(Date.now() + 1500).toISOString();
+    // Valid for 5 s: room for the two requests below on a busy machine; then wait until it has expired.
+    const soon = new Date(Date.now() + 5_000).toISOString();
     const created = await t.as(admin.key).call('POST', '/v1/api-keys', { body: { name: 'short', scopes: ['runs:read'], expires_at: soon } });
     expect(created.status).toBe(201);
     expect((await t.as(created.body.key).call('GET', '/v1/me')).status).toBe(200);
-    await new Promise((r) => setTimeout(r, 1700));
+    await new Promise((r) => setTimeout(r, Math.max(0, Date.parse(soon) - Date.now()) + 200));
     const res = await t.as(created.body.key).call('GET', '/v1/me');
     expect(res.status).toBe(401);
     expect(res.body.code).toBe('api_key_expired');

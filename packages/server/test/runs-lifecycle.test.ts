@@ -231,6 +231,8 @@ describe('runs lifecycle: providers configured, private webhooks allowed', () =>
       config: { url: `${hook.url}/ok`, signing_secret: WEBHOOK_SECRET },
     });
     await createAgent(api, { name: 'hook-hang', runtime: 'webhook', config: { url: `${hook.url}/hang`, signing_secret: WEBHOOK_SECRET } });
+    // The same endpoint with a delivery timeout of 60 s instead of the hub's 1 s: only a cancellation ends its runs soon.
+    await createAgent(api, { name: 'hook-hang-long', runtime: 'webhook', config: { url: `${hook.url}/hang`, signing_secret: WEBHOOK_SECRET, timeout_seconds: 60 } });
     await createAgent(api, { name: 'hook-garbage', runtime: 'webhook', config: { url: `${hook.url}/garbage`, signing_secret: WEBHOOK_SECRET } });
     await createAgent(api, { name: 'hook-badjson', runtime: 'webhook', config: { url: `${hook.url}/badjson`, signing_secret: WEBHOOK_SECRET } });
   }, 60_000);
@@ -460,11 +462,11 @@ describe('runs lifecycle: providers configured, private webhooks allowed', () =>
     });
 
     it('cancels a webhook run while the endpoint is still thinking', { timeout: 20_000 }, async () => {
-      const created = await startRun(api, 'hook-hang', { q: 'cancel me' });
+      const created = await startRun(api, 'hook-hang-long', { q: 'cancel me' });
       await until(() => hook.requests.some((r) => r.headers['gcorp-run-id'] === created.id), 5_000, 'the delivery');
       const cancel = await api.call<RunBody>('POST', `/v1/runs/${created.id}/cancel`);
       expect(cancel.status).toBe(202);
-      // Without the cancellation the run would end `failed` (webhook_timeout), not `cancelled`.
+      // The delivery would hang for 60 s and the first lease renewal is 20 s after the claim: this is the NOTIFY.
       const done = await pollRun(api, created.id, (r) => r.status !== 'running', 10_000);
       expect(done.status).toBe('cancelled');
       const mine = hook.requests.filter((r) => r.headers['gcorp-run-id'] === created.id);

@@ -48,9 +48,9 @@ describe('the oclif manifest', () => {
     const ids = Object.keys(manifest.commands);
     expect(ids.sort()).toEqual(
       [
-        'agents:get', 'agents:list', 'api', 'keys:create', 'keys:list', 'keys:revoke', 'keys:rotate', 'login', 'logout', 'run',
-        'runs:cancel', 'runs:get', 'runs:list', 'runs:logs', 'runs:wait', 'self-host:bootstrap', 'self-host:init', 'server:start',
-        'usage', 'whoami',
+        'agents:get', 'agents:list', 'api', 'keys:create', 'keys:list', 'keys:revoke', 'keys:rotate', 'login', 'logout',
+        'providers:list', 'providers:remove', 'providers:set', 'run', 'runs:cancel', 'runs:get', 'runs:list', 'runs:logs',
+        'runs:wait', 'self-host:bootstrap', 'self-host:init', 'server:start', 'usage', 'whoami',
       ].sort(),
     );
     for (const [id, command] of Object.entries(manifest.commands)) {

@@ -30,9 +30,9 @@ afterAll(async () => {
 });
 afterEach(() => t.recorder.assertContract());
 
-/** Waits (up to 3 s) for a condition the hub promises "within one second". */
+/** Waits for a condition the hub delivers by push (NOTIFY); the budget is generous because the machines are noisy. */
 async function eventually(check: () => Promise<void>): Promise<void> {
-  const until = Date.now() + 3_000;
+  const until = Date.now() + 10_000;
   for (;;) {
     try {
       return await check();

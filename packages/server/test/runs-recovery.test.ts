@@ -82,7 +82,7 @@ describe('runs: a worker process killed with SIGKILL mid-run', () => {
     const second = await startWorkerProcess({ ownerUrl: t.ownerUrl, appUrl: t.appUrl, concurrency: 8 });
     workers.push(second);
 
-    // The killed worker's lease must lapse before its runs are recovered (15 s by default: see processes.ts). A run
+    // The killed worker's lease must lapse before its runs are recovered (the worker processes run with a 5 s lease: see processes.ts). A run
     // whose queue job the killed worker had taken but not yet claimed waits for BullMQ's stalled-job check (lock 30 s
     // + check interval 30 s), hence the generous budget.
     const finals = await mapLimit(ids, 10, (id) => waitForRun(api, id, 120_000));

@@ -102,6 +102,9 @@ export class SpecRouter {
 
   private routeSchema(op: SpecOperation): FastifySchema {
     const operation = op.operation as SchemaObject;
+    // Only the operation's own parameters are validated. The ids declared on path items (`/v1/runs/{id}`, ...) are
+    // deliberately not: a malformed id names nothing, so it is a 404 like any unknown id (as Stripe answers), not a
+    // 400. A path parameter that must be validated (an enum, say) is declared on the operation.
     const params = ((operation.parameters as SchemaObject[] | undefined) ?? []).map((p) => this.deref(p));
     const group = (where: string, lower = false): SchemaObject | undefined => {
       const list = params.filter((p) => p.in === where);

@@ -2035,7 +2035,7 @@ export interface components {
             };
         };
         /**
-         * @description No usable credential: missing or malformed `Authorization` (`unauthenticated`), unknown token
+         * @description No usable credential: missing or malformed `Authorization` (`unauthorized`), unknown token
          *     (`invalid_token`), expired access token (`token_expired`), revoked or expired API key (`api_key_revoked`,
          *     `api_key_expired`), wrong email or password at login (`invalid_credentials`), or an unusable refresh token
          *     (`invalid_refresh_token`).

@@ -75,6 +75,7 @@ export const REDACT = [
   '*.access_token',
   '*.device_code',
   '*.key',
+  '*.api_key',
   '*.secret',
   '*.signing_secret',
   '*.csrf',

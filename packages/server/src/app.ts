@@ -120,7 +120,8 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
     onError: (err) => app.log.warn({ err }, 'background auth write failed'),
   });
   await principals.start();
-  const feed = new RunFeed(db);
+  // Run signals ride on the queue's Redis when there is one (pub/sub), else on NOTIFY.
+  const feed = new RunFeed(db, opts.queue.signals, (err) => app.log.warn({ err }, 'could not publish run signals'));
   await feed.start();
   const { queue } = opts;
   // A scrape must not hang on an unreachable queue backend: the gauge gives up after a second.

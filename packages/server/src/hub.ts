@@ -127,7 +127,7 @@ export async function startHub(opts: StartOptions = {}): Promise<RunningHub> {
         concurrency: config.workerConcurrency,
         log: app.log,
         onFinished,
-        hasRunSlot: (q, tenantId) => services.usage.hasRunSlot(q, tenantId),
+        runSlot: services.usage.runSlotGuard(),
         onRunStarted: () => metrics.runsStarted.inc(),
         onRunEnded: (status, usage) => {
           metrics.runsFinished.inc({ status });

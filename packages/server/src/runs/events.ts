@@ -1,4 +1,6 @@
-// Run events: stored with a per-run sequence, announced with NOTIFY at commit so every process can follow a run live.
+// Run events: stored with a per-run sequence. Once the transaction that wrote them has committed, a signal tells every
+// process that the run has news (Redis pub/sub when the hub has Redis, else NOTIFY), so they can follow it live.
+// Signals only wake readers, who read the events from PostgreSQL: a lost signal delays a reader, never loses an event.
 import { EventEmitter } from 'node:events';
 import type { Database, Queryable } from '../db/database.js';
 import { newId } from '../ids.js';
@@ -33,24 +35,45 @@ export const eventView = (r: EventRow): RunEventView => ({
   created_at: r.created_at.toISOString(),
 });
 
-/** Appends an event inside the caller's tenant transaction; the NOTIFY goes out when it commits. */
-export async function appendEvent(
-  q: Queryable,
-  tenantId: string,
-  runId: string,
-  type: RunEventType,
-  data: Record<string, unknown>,
-): Promise<number> {
-  // The row lock on the run serialises writers, so seq has no gaps and no duplicates.
-  // One round trip: next seq, the event row, and the NOTIFY that goes out when the transaction commits.
-  const res = await q.query<{ seq: number }>(
-    `with next as (update runs set last_seq = last_seq + 1 where id = $1 returning last_seq),
-          ins as (insert into run_events (id, tenant_id, run_id, seq, type, data)
-                  select $2, $3, $1, last_seq, $4, $5 from next returning seq)
-     select seq, pg_notify($6, $1 || ' ' || seq || ' ' || $4) from ins`,
-    [runId, newId('evt'), tenantId, type, data, EVENTS_CHANNEL],
+export interface NewEvent {
+  type: RunEventType;
+  data: Record<string, unknown>;
+}
+
+/**
+ * The events as one JSON parameter for `jsonb_array_elements(...) with ordinality` (see eventsInsertSql): each with
+ * its id, type and data.
+ */
+export function eventsParam(events: readonly NewEvent[]): string {
+  return JSON.stringify(events.map((e) => ({ id: newId('evt'), type: e.type, data: e.data })));
+}
+
+/**
+ * SQL inserting the events of JSON parameter `$${param}` (eventsParam) after the run row of CTE `from`, which must
+ * have the run's `id`, `tenant_id` and its `last_seq` already advanced by the number of events: they take the seqs
+ * last_seq - n + 1 .. last_seq, in order.
+ */
+export function eventsInsertSql(from: string, param: number): string {
+  return `insert into run_events (id, tenant_id, run_id, seq, type, data)
+          select e.v->>'id', r.tenant_id, r.id, r.last_seq - jsonb_array_length($${param}::jsonb) + e.i::int, e.v->>'type', e.v->'data'
+            from ${from} r, jsonb_array_elements($${param}::jsonb) with ordinality as e(v, i)`;
+}
+
+/**
+ * Appends events to a run inside the caller's tenant transaction, in one statement (the row lock on the run
+ * serialises writers, so seq has no gaps and no duplicates). Resolves to the signal to publish once the transaction
+ * has committed, or null when the run does not exist (no event written).
+ */
+export async function appendEvents(q: Queryable, runId: string, events: readonly NewEvent[]): Promise<RunSignal | null> {
+  if (events.length === 0) return null;
+  const res = await q.query<{ last_seq: number }>(
+    `with next as (update runs set last_seq = last_seq + $2 where id = $1 returning id, tenant_id, last_seq),
+          ins as (${eventsInsertSql('next', 3)})
+     select last_seq from next`,
+    [runId, events.length, eventsParam(events)],
   );
-  return res.rows[0]!.seq;
+  const seq = res.rows[0]?.last_seq;
+  return seq === undefined ? null : { runId, seq, type: events[events.length - 1]!.type };
 }
 
 export async function readEvents(q: Queryable, runId: string, after: number, limit: number): Promise<RunEventView[]> {
@@ -63,33 +86,92 @@ export async function readEvents(q: Queryable, runId: string, after: number, lim
 
 export interface RunSignal {
   runId: string;
+  /** The last seq the committed transaction wrote. */
   seq: number;
+  /** The type of that last event (`run.completed` ends a run). */
   type: string;
 }
 
-/** One LISTEN per process, fanned out to the requests following a run (SSE streams, long polls). */
+/** Carries signals between processes: Redis pub/sub (RunQueue.signals) or PostgreSQL NOTIFY (the default). */
+export interface SignalBus {
+  publish(payload: string): Promise<void>;
+  /** Resolves once subscribed, with the function that unsubscribes; onReconnect runs when signals may have been lost. */
+  subscribe(onPayload: (payload: string) => void, onReconnect: () => void): Promise<() => Promise<void>>;
+}
+
+/** NOTIFY after commit: a transaction of its own that writes nothing, so it never holds the NOTIFY lock across a WAL flush. */
+export function notifyBus(db: Database, channel = EVENTS_CHANNEL): SignalBus {
+  return {
+    async publish(payload) {
+      await db.notify(channel, payload);
+    },
+    subscribe(onPayload, onReconnect) {
+      return db.listen(channel, onPayload, onReconnect);
+    },
+  };
+}
+
+/** NOTIFY payloads are limited to 8000 bytes; Redis messages are kept as small. */
+const MAX_PAYLOAD = 7_000;
+
+/**
+ * One subscription per process, fanned out to the requests following a run (SSE streams, long polls). Signals
+ * published in one turn of the event loop leave together, one message per ~7 kB.
+ */
 export class RunFeed {
   private readonly emitter = new EventEmitter();
   private unlisten: (() => Promise<void>) | undefined;
+  private readonly bus: SignalBus;
+  private outgoing: string[] = [];
+  private flushing = false;
 
-  constructor(private readonly db: Database) {
+  constructor(
+    db: Database,
+    bus?: SignalBus,
+    private readonly onError: (err: unknown) => void = () => undefined,
+  ) {
     this.emitter.setMaxListeners(0);
+    this.bus = bus ?? notifyBus(db);
   }
 
   async start(): Promise<void> {
-    this.unlisten = await this.db.listen(
-      EVENTS_CHANNEL,
+    this.unlisten = await this.bus.subscribe(
       (payload) => {
-        const [runId, seq, type] = payload.split(' ');
-        if (runId && seq && type) this.emitter.emit(runId, { runId, seq: Number(seq), type } satisfies RunSignal);
+        for (const line of payload.split('\n')) {
+          const [runId, seq, type] = line.split(' ');
+          if (runId && seq && type) this.emitter.emit(runId, { runId, seq: Number(seq), type } satisfies RunSignal);
+        }
       },
-      // Notifications may have been lost while reconnecting: wake everyone so they re-read from the database.
+      // Signals may have been lost while reconnecting: wake everyone so they re-read from the database.
       () => this.emitter.emit('*reconnect'),
     );
   }
 
   async stop(): Promise<void> {
     await this.unlisten?.();
+  }
+
+  /** Announces committed events (call it after the transaction that wrote them committed). Never throws. */
+  publish(...signals: (RunSignal | null | undefined)[]): void {
+    for (const s of signals) if (s) this.outgoing.push(`${s.runId} ${s.seq} ${s.type}`);
+    if (this.flushing || this.outgoing.length === 0) return;
+    this.flushing = true;
+    setImmediate(() => {
+      const lines = this.outgoing;
+      this.outgoing = [];
+      this.flushing = false;
+      const payloads: string[] = [];
+      let current = '';
+      for (const line of lines) {
+        if (current && current.length + line.length + 1 > MAX_PAYLOAD) {
+          payloads.push(current);
+          current = '';
+        }
+        current = current ? `${current}\n${line}` : line;
+      }
+      if (current) payloads.push(current);
+      for (const p of payloads) this.bus.publish(p).catch((err: unknown) => this.onError(err));
+    });
   }
 
   /** Calls `fn` on each new event of the run (and on reconnects); returns the unsubscribe function. */

@@ -3,14 +3,22 @@
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import type { FastifyBaseLogger } from 'fastify';
-import type { Database, Queryable } from '../db/database.js';
+import type { Database } from '../db/database.js';
 import { ProblemError } from '../http/problem.js';
-import { RunFailure, type AgentDefinition, type EmittedEvent, type Runtimes } from '../runtimes/index.js';
+import { newId } from '../ids.js';
+import { ECHO_AGENT, TEMPLATE_AGENTS, RunFailure, type AgentDefinition, type EmittedEvent, type Runtimes } from '../runtimes/index.js';
 import type { AgentService } from '../services/agents.js';
-import { appendEvent } from './events.js';
+import type { RunSlotGuard } from '../services/usage.js';
+import { appendEvents, type NewEvent } from './events.js';
 import { finishRun, requeueRun, type OnRunFinished, type RunOutcome } from './lifecycle.js';
 import type { RunJob, RunQueue, RunWorker } from './queue.js';
 import { CANCEL_CHANNEL, type RunRow, type RunService } from './service.js';
+
+/** Shipped agents need no look-up: a run of one starts without reading the catalog. */
+const SHIPPED_BY_ID = new Map([ECHO_AGENT, ...TEMPLATE_AGENTS].map((a) => [a.id, a]));
+
+/** Most events one statement writes. */
+const EVENT_BATCH = 500;
 
 class RunStop extends Error {
   constructor(readonly why: 'cancel' | 'timeout' | 'shutdown') {
@@ -23,8 +31,8 @@ export interface ExecutorOptions {
   concurrency: number;
   log: FastifyBaseLogger;
   onFinished?: OnRunFinished;
-  /** Plans that queue instead of refusing: may the tenant start another run now? (checked at claim time) */
-  hasRunSlot?: (q: Queryable, tenantId: string) => Promise<boolean>;
+  /** Plans that queue instead of refusing: the claim starts a run only while the tenant has a slot free. */
+  runSlot?: RunSlotGuard | null;
   onRunStarted?: () => void;
   onRunEnded?: (status: string, usage?: RunOutcome['usage']) => void;
 }
@@ -58,7 +66,7 @@ export class RunExecutor {
   }
 
   async process(job: RunJob): Promise<void> {
-    const { runId, tenantId, attempt } = job;
+    const { runId } = job;
     // Listen for this run's cancellation before claiming it: a cancel committed right after the claim commits sends
     // its NOTIFY before execute() starts, and must not wait for the next lease renewal to be noticed.
     const ac = new AbortController();
@@ -72,45 +80,59 @@ export class RunExecutor {
 
   private async claimAndRun(job: RunJob, ac: AbortController): Promise<void> {
     const { runId, tenantId, attempt } = job;
-    const claimed = await this.db.tenant(tenantId, async (q) => {
-      if (this.opts.hasRunSlot && !(await this.opts.hasRunSlot(q, tenantId))) {
-        // The tenant is at its concurrency limit: the attempt waits in the outbox and the relay offers it again.
-        await q.query(
-          `insert into run_outbox (run_id, tenant_id, attempt) select id, tenant_id, attempt from runs
-            where id = $1 and status = 'queued' and attempt = $2 on conflict (run_id) do update set created_at = now()`,
-          [runId, attempt],
-        );
-        return null;
-      }
-      const res = await q.query<RunRow>(
-        `update runs set status = 'running', started_at = now(), worker_id = $2,
-                lease_until = now() + make_interval(secs => $3)
-          where id = $1 and status = 'queued' and attempt = $4 returning *`,
-        [runId, this.workerId, this.opts.leaseMs / 1000, attempt],
-      );
-      const run = res.rows[0];
-      if (!run) return null; // a duplicate or stale delivery: the attempt already ran, or the run was cancelled
-      await q.query('delete from run_outbox where run_id = $1', [runId]);
-      await appendEvent(q, tenantId, runId, 'run.started', { attempt });
-      let agent: AgentDefinition | ProblemError;
+    const guard = this.opts.runSlot ?? null;
+    // One statement claims the attempt (if it is still due and the tenant has a slot), stores run.started and clears
+    // the outbox row; or parks the attempt in the outbox when the tenant is at its concurrency limit (the relay, or
+    // the next run of the tenant to finish, offers it again). Under the tenant's slot lock when its plan has slots.
+    const res = await this.db.tenant(
+      tenantId,
+      (q) =>
+        q.query<RunRow>(
+          `with slot as (select ${guard ? guard.condition(6) : 'true'} as free),
+                claimed as (
+                  update runs set status = 'running', started_at = now(), worker_id = $2,
+                         lease_until = now() + make_interval(secs => $3), last_seq = last_seq + 1
+                   where id = $1 and status = 'queued' and attempt = $4 and (select free from slot)
+                  returning *),
+                started as (
+                  insert into run_events (id, tenant_id, run_id, seq, type, data)
+                  select $5, tenant_id, id, last_seq, 'run.started', jsonb_build_object('attempt', attempt) from claimed),
+                cleared as (delete from run_outbox where run_id = $1 and exists (select 1 from claimed)),
+                parked as (
+                  insert into run_outbox (run_id, tenant_id, attempt, parked)
+                  select id, tenant_id, attempt, true from runs
+                   where id = $1 and status = 'queued' and attempt = $4 and not (select free from slot)
+                  on conflict (run_id) do update set created_at = now(), parked = true)
+           select * from claimed`,
+          [runId, this.workerId, this.opts.leaseMs / 1000, attempt, newEventId(), ...(guard ? [guard.param] : [])],
+        ),
+      { commitEarly: true, ...(guard ? { lock: guard.lockKey(tenantId) } : {}) },
+    );
+    const run = res.rows[0];
+    if (!run) return; // a duplicate or stale delivery, a cancelled run, or no slot (parked)
+    this.runs.publish({ runId, seq: run.last_seq, type: 'run.started' });
+    this.opts.onRunStarted?.();
+    let agent: AgentDefinition | ProblemError | undefined = SHIPPED_BY_ID.get(run.agent_id);
+    if (!agent) {
       try {
-        agent = await this.agents.resolve(q, run.agent_id);
+        agent = await this.db.tenant(tenantId, (q) => this.agents.resolve(q, run.agent_id), { commitEarly: true });
       } catch (err) {
-        if (!(err instanceof ProblemError)) throw err;
+        if (!(err instanceof ProblemError)) {
+          this.opts.log.warn({ err, run_id: runId }, 'could not read the agent of a claimed run; retrying it');
+          await this.settle(run, 'retry', new EventWriter(this.db, this.runs, run));
+          return;
+        }
         agent = err;
       }
-      return { run, agent };
-    });
-    if (!claimed) return;
-    this.opts.onRunStarted?.();
-    const { run, agent } = claimed;
+    }
+    const events = new EventWriter(this.db, this.runs, run);
     const outcome = agent instanceof ProblemError
       ? failure('agent_not_found', 'Agent not found', 404, `The run's agent ${run.agent_name} no longer exists.`, zeroUsage())
-      : await this.execute(run, agent, ac);
-    await this.settle(run, outcome);
+      : await this.execute(run, agent, ac, events);
+    await this.settle(run, outcome, events);
   }
 
-  private async execute(run: RunRow, agent: AgentDefinition, ac: AbortController): Promise<RunOutcome | 'retry'> {
+  private async execute(run: RunRow, agent: AgentDefinition, ac: AbortController, events: EventWriter): Promise<RunOutcome | 'retry'> {
     const started = performance.now();
     const usage = { input_tokens: 0, output_tokens: 0 };
     const seconds = () => Math.round(performance.now() - started) / 1000;
@@ -128,7 +150,7 @@ export class RunExecutor {
           usage.output_tokens = e.data.output_tokens;
           data = { ...e.data, run_seconds: seconds() };
         }
-        await this.db.tenant(run.tenant_id, (q) => appendEvent(q, run.tenant_id, run.id, e.type, data));
+        events.push({ type: e.type, data });
       };
       const result = await runtime.execute({
         runId: run.id,
@@ -163,18 +185,36 @@ export class RunExecutor {
     }
   }
 
-  private async settle(run: RunRow, outcome: RunOutcome | 'retry'): Promise<void> {
+  private async settle(run: RunRow, outcome: RunOutcome | 'retry', events: EventWriter): Promise<void> {
+    // The agent's events not stored yet commit with the outcome, before run.usage and run.completed.
+    const pending = await events.drain();
     if (outcome === 'retry') {
-      const attempt = await this.db.tenant(run.tenant_id, (q) => requeueRun(q, run, this.workerId));
-      if (attempt !== null) await this.runs.dispatch(run.tenant_id, run.id, attempt);
+      const requeued = await this.db.tenant(run.tenant_id, (q) => requeueRun(q, run, this.workerId, pending));
+      if (requeued !== null) {
+        this.runs.publish(requeued.signal);
+        await this.runs.dispatch(run.tenant_id, run.id, requeued.attempt);
+      }
       this.opts.onRunEnded?.('requeued');
       return;
     }
-    await this.db.tenant(run.tenant_id, (q) =>
-      finishRun(q, run, outcome, { workerId: this.workerId, onFinished: this.opts.onFinished }),
+    const slots = Boolean(this.opts.runSlot);
+    // One round trip: the final state with the events, the usage record, and (plans with slots) the oldest run of
+    // the tenant parked for want of a slot, which the slot freed here lets start now rather than at the next sweep.
+    const { finished, parked } = await this.db.tenant(
+      run.tenant_id,
+      async (q) => {
+        const finishing = finishRun(q, run, outcome, { workerId: this.workerId, onFinished: this.opts.onFinished, events: pending });
+        const waiting = slots
+          ? q.query<{ run_id: string; attempt: number }>('select run_id, attempt from run_outbox where parked order by created_at limit 1')
+          : undefined;
+        const [f, w] = await Promise.all([finishing, waiting]);
+        return { finished: f, parked: w?.rows[0] };
+      },
+      { commitEarly: true },
     );
+    if (finished) this.runs.publish(finished.signal);
     this.opts.onRunEnded?.(outcome.status, outcome.usage);
-    if (this.opts.hasRunSlot) await this.runs.dispatchWaiting(run.tenant_id).catch((err) => this.opts.log.warn({ err }, 'could not offer a waiting run'));
+    if (parked) await this.runs.dispatch(run.tenant_id, parked.run_id, parked.attempt);
   }
 
   /** Extends the lease while the agent runs; notices a cancellation whose NOTIFY this process missed. */
@@ -209,4 +249,71 @@ function failure(
   final: 'failed' | 'timed_out' = 'failed',
 ): RunOutcome {
   return { status: final, output: null, error: { code, title, status, detail }, usage };
+}
+
+function newEventId(): string {
+  return newId('evt');
+}
+
+/**
+ * The events an agent emits while it runs, written in batches: a batch is written as soon as no write of the run is
+ * in flight (on the next turn of the event loop, so events emitted together share a statement), and whatever is left
+ * when the agent ends commits with its outcome. Readers are signalled after each commit.
+ */
+class EventWriter {
+  private pending: NewEvent[] = [];
+  private writing: Promise<void> | undefined;
+  private scheduled: NodeJS.Immediate | undefined;
+  private failed: unknown;
+
+  constructor(
+    private readonly db: Database,
+    private readonly runs: RunService,
+    private readonly run: RunRow,
+  ) {}
+
+  push(e: NewEvent): void {
+    if (this.failed !== undefined) {
+      // The last write failed (its events wait here for the next one): tell the agent, as a failed write would have.
+      const err = this.failed;
+      this.failed = undefined;
+      throw err;
+    }
+    this.pending.push(e);
+    this.schedule();
+  }
+
+  /** Waits for the write in flight and hands over the events not written yet. */
+  async drain(): Promise<NewEvent[]> {
+    clearImmediate(this.scheduled);
+    this.scheduled = undefined;
+    await this.writing;
+    this.failed = undefined;
+    return this.pending.splice(0);
+  }
+
+  private schedule(): void {
+    if (this.scheduled || this.writing || this.pending.length === 0) return;
+    this.scheduled = setImmediate(() => {
+      this.scheduled = undefined;
+      this.write();
+    });
+  }
+
+  private write(): void {
+    const batch = this.pending.splice(0, EVENT_BATCH);
+    this.writing = this.db
+      .tenant(this.run.tenant_id, (q) => appendEvents(q, this.run.id, batch), { commitEarly: true })
+      .then(
+        (signal) => this.runs.publish(signal),
+        (err: unknown) => {
+          this.pending.unshift(...batch);
+          this.failed = err;
+        },
+      )
+      .finally(() => {
+        this.writing = undefined;
+        if (this.failed === undefined) this.schedule();
+      });
+  }
 }

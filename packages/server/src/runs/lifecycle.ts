@@ -2,7 +2,7 @@
 // so terminal states never change and two processes racing on one run cannot both win.
 import type { Queryable } from '../db/database.js';
 import { PROBLEM_BASE } from '../http/problem.js';
-import { appendEvent } from './events.js';
+import { appendEvents, eventsInsertSql, eventsParam, type NewEvent, type RunSignal } from './events.js';
 import type { RunRow } from './service.js';
 
 export type FinalStatus = 'succeeded' | 'failed' | 'cancelled' | 'timed_out';
@@ -29,46 +29,70 @@ export function problemFor(run: Pick<RunRow, 'request_id' | 'id'>, e: NonNullabl
 }
 
 /**
- * Records a run's final state if it is still `running` (and, when `workerId` is given, still held by that worker).
- * Returns the updated row, or null when another process already finished or took over the run.
+ * Records a run's final state if it is still `running` (and, when `workerId` is given, still held by that worker),
+ * with `events` (emitted by the agent and not stored yet), run.usage and run.completed, in one statement; the
+ * onFinished hook's statements follow in the same round trip (they must only act on a run that reached its final
+ * state). Resolves to the updated row and the signal to publish after commit, or null when another process already
+ * finished or took over the run.
  */
 export async function finishRun(
   q: Queryable,
   run: RunRow,
   outcome: RunOutcome,
-  opts: { workerId?: string; onFinished?: OnRunFinished },
-): Promise<RunRow | null> {
+  opts: { workerId?: string; onFinished?: OnRunFinished; events?: readonly NewEvent[] },
+): Promise<{ run: RunRow; signal: RunSignal } | null> {
   const error = outcome.error ? problemFor(run, outcome.error) : null;
-  const res = await q.query<RunRow>(
-    `update runs set status = $2, output = $3::jsonb, error = $4, finished_at = now(), lease_until = null,
-            input_tokens = $5, output_tokens = $6, run_seconds = $7
-      where id = $1 and status = 'running' and ($8::text is null or worker_id = $8)
-      returning *`,
+  const output = outcome.status === 'succeeded' ? (outcome.output ?? null) : null;
+  const events: NewEvent[] = [
+    ...(opts.events ?? []),
+    { type: 'run.usage', data: { ...outcome.usage } },
+    { type: 'run.completed', data: { status: outcome.status, output, error } },
+  ];
+  const finished = q.query<RunRow>(
+    `with done as (
+       update runs set status = $2, output = $3::jsonb, error = $4, finished_at = now(), lease_until = null,
+              input_tokens = $5, output_tokens = $6, run_seconds = $7, last_seq = last_seq + $9
+        where id = $1 and status = 'running' and ($8::text is null or worker_id = $8)
+        returning *),
+     ev as (${eventsInsertSql('done', 10)})
+     select * from done`,
     [
       run.id,
       outcome.status,
-      outcome.status === 'succeeded' ? JSON.stringify(outcome.output ?? null) : null,
+      outcome.status === 'succeeded' ? JSON.stringify(output) : null,
       error,
       outcome.usage.input_tokens,
       outcome.usage.output_tokens,
       outcome.usage.run_seconds,
       opts.workerId ?? null,
+      events.length,
+      eventsParam(events),
     ],
   );
+  // Issued before the answer, in the same round trip: the hook sees the row as the update leaves it.
+  const hooked = opts.onFinished?.(q, {
+    ...run,
+    status: outcome.status,
+    input_tokens: outcome.usage.input_tokens,
+    output_tokens: outcome.usage.output_tokens,
+    run_seconds: outcome.usage.run_seconds,
+  });
+  const [res] = await Promise.all([finished, hooked]);
   const done = res.rows[0];
   if (!done) return null;
-  await appendEvent(q, run.tenant_id, run.id, 'run.usage', { ...outcome.usage });
-  await appendEvent(q, run.tenant_id, run.id, 'run.completed', {
-    status: outcome.status,
-    output: outcome.status === 'succeeded' ? (outcome.output ?? null) : null,
-    error,
-  });
-  await opts.onFinished?.(q, done);
-  return done;
+  return { run: done, signal: { runId: run.id, seq: done.last_seq, type: 'run.completed' } };
 }
 
-/** Puts a running run back in the queue as its next attempt (the caller dispatches it after commit). */
-export async function requeueRun(q: Queryable, run: RunRow, workerId?: string): Promise<number | null> {
+/**
+ * Puts a running run back in the queue as its next attempt, after storing `events` it emitted; the caller dispatches
+ * the attempt and publishes the signal after commit.
+ */
+export async function requeueRun(
+  q: Queryable,
+  run: RunRow,
+  workerId?: string,
+  events: readonly NewEvent[] = [],
+): Promise<{ attempt: number; signal: RunSignal | null } | null> {
   const res = await q.query<{ attempt: number }>(
     `update runs set status = 'queued', attempt = attempt + 1, worker_id = null, lease_until = null
       where id = $1 and status = 'running' and ($2::text is null or worker_id = $2)
@@ -77,10 +101,11 @@ export async function requeueRun(q: Queryable, run: RunRow, workerId?: string): 
   );
   const attempt = res.rows[0]?.attempt;
   if (attempt === undefined) return null;
-  await appendEvent(q, run.tenant_id, run.id, 'run.queued', { attempt });
+  const signal = await appendEvents(q, run.id, [...events, { type: 'run.queued', data: { attempt } }]);
   await q.query(
-    'insert into run_outbox (run_id, tenant_id, attempt) values ($1, $2, $3) on conflict (run_id) do update set attempt = excluded.attempt, created_at = now()',
+    `insert into run_outbox (run_id, tenant_id, attempt) values ($1, $2, $3)
+     on conflict (run_id) do update set attempt = excluded.attempt, created_at = now(), parked = false`,
     [run.id, run.tenant_id, attempt],
   );
-  return attempt;
+  return { attempt, signal };
 }

@@ -4,6 +4,7 @@ import { Queue, Worker, type Job } from 'bullmq';
 import { createPostgresBackend, runMigrations } from 'bullmq/dist/cjs/postgres/index.js';
 import { Redis } from 'ioredis';
 import pg from 'pg';
+import type { SignalBus } from './events.js';
 
 export interface RunJob {
   runId: string;
@@ -22,6 +23,8 @@ export interface RunQueue {
   /** Jobs waiting to be picked up (a gauge for /metrics). */
   depth(): Promise<number>;
   ping(): Promise<boolean>;
+  /** Redis pub/sub for run signals, on the queue's Redis (absent on the PostgreSQL backend: NOTIFY is used). */
+  readonly signals?: SignalBus;
   close(): Promise<void>;
 }
 
@@ -80,8 +83,48 @@ export function createRunQueue(opts: RunQueueOptions): RunQueue {
   // Connection errors are retried by BullMQ and show in /readyz; without a listener they would be printed endlessly.
   (queue as unknown as { on(event: 'error', fn: (err: Error) => void): void }).on('error', (err) => opts.onError?.(err));
 
+  let subscriber: Redis | undefined;
+  const signals: SignalBus | undefined = redis
+    ? {
+        async publish(payload) {
+          await redis!.publish(`${prefix}:run-signals`, payload);
+        },
+        async subscribe(onPayload, onReconnect) {
+          // A connection of its own (a subscribed connection can do nothing else); ioredis subscribes again after
+          // a reconnect, and messages published meanwhile are gone: onReconnect lets readers catch up.
+          const sub = redis!.duplicate();
+          subscriber = sub;
+          sub.on('error', (err: Error) => opts.onError?.(err));
+          let ready = false;
+          sub.on('ready', () => {
+            if (ready) onReconnect();
+            ready = true;
+          });
+          const channel = `${prefix}:run-signals`;
+          sub.on('message', (ch: string, message: string) => {
+            if (ch === channel) onPayload(message);
+          });
+          // Redis may be down at start-up: the hub starts anyway (runs wait in the outbox), and readers catch up
+          // once the subscription is in place.
+          const subscribed = sub.subscribe(channel).then(
+            () => true,
+            () => false,
+          );
+          let timer: NodeJS.Timeout | undefined;
+          const inTime = await Promise.race([subscribed, new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), 2_000)))]);
+          clearTimeout(timer);
+          if (!inTime) void subscribed.then((ok) => ok && onReconnect());
+          return async () => {
+            sub.disconnect();
+            if (subscriber === sub) subscriber = undefined;
+          };
+        },
+      }
+    : undefined;
+
   return {
     backend: opts.redisUrl ? 'redis' : 'postgres',
+    signals,
     async enqueue(job) {
       // One job id per run attempt: BullMQ ignores a second add with the same id, so relays and retries of the
       // enqueue cannot create duplicates.
@@ -130,6 +173,7 @@ export function createRunQueue(opts: RunQueueOptions): RunQueue {
     async close() {
       for (const w of workers) await w.close();
       await queue.close();
+      subscriber?.disconnect();
       if (redis) redis.disconnect();
     },
   };

@@ -4,7 +4,7 @@ import { ProblemError, badRequest, notFound } from '../http/problem.js';
 import { newId } from '../ids.js';
 import type { AgentService } from '../services/agents.js';
 import type { Principal } from '../services/principal.js';
-import { appendEvent, readEvents, type RunFeed, type RunEventView } from './events.js';
+import { appendEvents, readEvents, type RunFeed, type RunEventView, type RunSignal } from './events.js';
 import type { OnRunFinished } from './lifecycle.js';
 import type { RunQueue } from './queue.js';
 
@@ -103,10 +103,18 @@ export class RunService {
     const row = await this.db.tenant(tenantId, async (q) => {
       const agent = await this.agents.resolve(q, body.agent);
       this.agents.validateInput(agent, body.input);
-      const res = await q.query<RunRow>(
-        `insert into runs (id, tenant_id, agent_id, agent_name, input, metadata, timeout_seconds, max_attempts,
-                           created_by_key_id, created_by_user_id, request_id)
-         values ($1, $2, $3, $4, $5::jsonb, $6, $7, $8, $9, $10, $11) returning *`,
+      // One statement stores the run, its run.queued event and its outbox row: the outbox row commits with the run,
+      // so if this process dies before the queue has the job, the relay enqueues it.
+      const inserted = q.query<RunRow>(
+        `with run as (
+           insert into runs (id, tenant_id, agent_id, agent_name, input, metadata, timeout_seconds, max_attempts,
+                             created_by_key_id, created_by_user_id, request_id, last_seq)
+           values ($1, $2, $3, $4, $5::jsonb, $6, $7, $8, $9, $10, $11, 1) returning *),
+         queued as (
+           insert into run_events (id, tenant_id, run_id, seq, type, data)
+           select $12, tenant_id, id, 1, 'run.queued', jsonb_build_object('attempt', 1) from run),
+         outbox as (insert into run_outbox (run_id, tenant_id, attempt) select id, tenant_id, 1 from run)
+         select * from run`,
         [
           runId,
           tenantId,
@@ -119,15 +127,15 @@ export class RunService {
           principal.apiKeyId,
           principal.userId,
           requestId,
+          newId('evt'),
         ],
       );
-      await appendEvent(q, tenantId, runId, 'run.queued', { attempt: 1 });
-      // The outbox row commits with the run: if this process dies before the queue has the job, a relay enqueues it.
-      await q.query('insert into run_outbox (run_id, tenant_id, attempt) values ($1, $2, 1)', [runId, tenantId]);
-      // Admission comes last: it locks the tenant's quota counter, held until COMMIT, so it should be held briefly.
-      // A refusal rolls the whole transaction back: the run was never created.
-      await this.opts.admission?.admit?.(q, principal);
-      return { ...res.rows[0]!, last_seq: 1 };
+      // Admission comes last, issued right behind the insert (same round trip): it locks the tenant's quota counter,
+      // held until COMMIT, so it should be held briefly. A refusal rolls the whole transaction back: the run was
+      // never created.
+      const admitted = this.opts.admission?.admit?.(q, principal);
+      const [res] = await Promise.all([inserted, admitted]);
+      return res.rows[0]!;
     });
     await this.dispatch(tenantId, runId, 1);
     return runView(row);
@@ -137,27 +145,73 @@ export class RunService {
     return this.opts.onFinished;
   }
 
-  /** Hands an attempt to the queue and clears its outbox row; on failure the relay retries later. */
+  /** Tells the processes following runs that these runs have new events (after the transaction committed). */
+  publish(...signals: (RunSignal | null | undefined)[]): void {
+    this.feed.publish(...signals);
+  }
+
+  private delivered = new Map<string, { runIds: string[]; attempts: number[] }>();
+  private deliveredTimer: NodeJS.Timeout | undefined;
+
+  /**
+   * Hands an attempt to the queue; on failure the relay retries later. The outbox row is cleared afterwards, in
+   * batches (the claim clears it too; until then the relay leaves rows younger than its grace period alone, and an
+   * enqueue it repeats is ignored by the queue: one job id per attempt).
+   */
   async dispatch(tenantId: string, runId: string, attempt: number): Promise<void> {
     try {
       await this.queue.enqueue({ runId, tenantId, attempt });
-      await this.db.tenant(tenantId, (q) => q.query('delete from run_outbox where run_id = $1 and attempt = $2', [runId, attempt]));
     } catch (err) {
       this.opts.onError(err);
+      return;
     }
+    let batch = this.delivered.get(tenantId);
+    if (!batch) {
+      batch = { runIds: [], attempts: [] };
+      this.delivered.set(tenantId, batch);
+    }
+    batch.runIds.push(runId);
+    batch.attempts.push(attempt);
+    this.deliveredTimer ??= setTimeout(() => void this.clearDelivered(), 50);
+  }
+
+  /** Clears the outbox rows of the attempts handed to the queue (a parked attempt stays: it waits for a slot). */
+  async clearDelivered(): Promise<void> {
+    clearTimeout(this.deliveredTimer);
+    this.deliveredTimer = undefined;
+    const batches = this.delivered;
+    this.delivered = new Map();
+    await Promise.all(
+      [...batches].map(([tenantId, b]) =>
+        this.db
+          .tenant(
+            tenantId,
+            (q) =>
+              q.query(
+                `delete from run_outbox o using unnest($1::text[], $2::int[]) as d(run_id, attempt)
+                  where o.run_id = d.run_id and o.attempt = d.attempt and not o.parked`,
+                [b.runIds, b.attempts],
+              ),
+            { commitEarly: true },
+          )
+          .catch((err: unknown) => this.opts.onError(err)),
+      ),
+    );
   }
 
   /** A run of the tenant ended and freed a slot: offer the longest-waiting parked run now, not at the next sweep. */
   async dispatchWaiting(tenantId: string): Promise<void> {
-    const next = await this.db.tenant(tenantId, (q) =>
-      q.query<{ run_id: string; attempt: number }>('select run_id, attempt from run_outbox order by created_at limit 1'),
+    const next = await this.db.tenant(
+      tenantId,
+      (q) => q.query<{ run_id: string; attempt: number }>('select run_id, attempt from run_outbox where parked order by created_at limit 1'),
+      { commitEarly: true },
     );
     const row = next.rows[0];
     if (row) await this.dispatch(tenantId, row.run_id, row.attempt);
   }
 
   async get(tenantId: string, runId: string): Promise<RunView> {
-    return runView(await this.db.tenant(tenantId, (q) => this.row(q, runId)));
+    return runView(await this.db.tenant(tenantId, (q) => this.row(q, runId), { commitEarly: true }));
   }
 
   private async row(q: Queryable, runId: string, lock = false): Promise<RunRow> {
@@ -196,10 +250,12 @@ export class RunService {
           [runId],
         );
         await q.query('delete from run_outbox where run_id = $1', [runId]);
-        await appendEvent(q, tenantId, runId, 'run.usage', { input_tokens: 0, output_tokens: 0, run_seconds: 0 });
-        await appendEvent(q, tenantId, runId, 'run.completed', { status: 'cancelled', output: null, error: null });
+        const signal = await appendEvents(q, runId, [
+          { type: 'run.usage', data: { input_tokens: 0, output_tokens: 0, run_seconds: 0 } },
+          { type: 'run.completed', data: { status: 'cancelled', output: null, error: null } },
+        ]);
         await this.opts.onFinished?.(q, res.rows[0]!);
-        return { status: 200 as const, run: res.rows[0]! };
+        return { status: 200 as const, run: res.rows[0]!, signal };
       }
       const res = await q.query<RunRow>(
         'update runs set cancel_requested_at = coalesce(cancel_requested_at, now()) where id = $1 returning *',
@@ -208,6 +264,7 @@ export class RunService {
       await q.query('select pg_notify($1, $2)', [CANCEL_CHANNEL, runId]);
       return { status: 202 as const, run: res.rows[0]! };
     });
+    if ('signal' in outcome) this.publish(outcome.signal);
     return { status: outcome.status, run: runView(outcome.run) };
   }
 
@@ -239,10 +296,14 @@ export class RunService {
   }
 
   async events(tenantId: string, runId: string, after: number, limit: number): Promise<RunEventView[]> {
-    return this.db.tenant(tenantId, async (q) => {
-      await this.row(q, runId);
-      return readEvents(q, runId, after, limit);
-    });
+    return this.db.tenant(
+      tenantId,
+      async (q) => {
+        const [, events] = await Promise.all([this.row(q, runId), readEvents(q, runId, after, limit)]);
+        return events;
+      },
+      { commitEarly: true },
+    );
   }
 
   /** Streams a run's events from `after` until `run.completed` (or until the client goes away). */
@@ -271,7 +332,7 @@ export class RunService {
           // terminal before this read has all its events stored, and a stream resumed past them can end.
           const wasTerminal = TERMINAL.has((await this.get(tenantId, runId)).status);
           for (;;) {
-            const batch = await this.db.tenant(tenantId, (q) => readEvents(q, runId, cursor, 500));
+            const batch = await this.db.tenant(tenantId, (q) => readEvents(q, runId, cursor, 500), { commitEarly: true });
             for (const e of batch) {
               write(e);
               cursor = e.seq;
@@ -301,7 +362,7 @@ export class RunService {
 
   /** Checks that the run exists in the caller's tenant (404 otherwise) before a stream starts. */
   async assertExists(tenantId: string, runId: string): Promise<void> {
-    await this.db.tenant(tenantId, (q) => this.row(q, runId));
+    await this.db.tenant(tenantId, (q) => this.row(q, runId), { commitEarly: true });
   }
 }
 

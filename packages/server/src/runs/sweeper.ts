@@ -2,6 +2,7 @@
 // time out runs nobody finished, and forget expired Idempotency-Key records.
 import type { FastifyBaseLogger } from 'fastify';
 import type { Database } from '../db/database.js';
+import type { RunSignal } from './events.js';
 import { finishRun, requeueRun, type OnRunFinished } from './lifecycle.js';
 import type { RunRow, RunService } from './service.js';
 
@@ -71,7 +72,7 @@ export class RunSweeper {
 
   /** A run whose lease lapsed lost its worker: retry it within its attempt budget, else fail it clearly. */
   private async recover(tenantId: string, runId: string): Promise<void> {
-    const requeued = await this.db.tenant(tenantId, async (q) => {
+    const recovered = await this.db.tenant(tenantId, async (q): Promise<{ attempt?: number; signal: RunSignal | null } | null> => {
       const res = await q.query<RunRow & { lapsed: boolean; overtime: boolean }>(
         `select *, lease_until < now() as lapsed,
                 started_at + make_interval(secs => timeout_seconds) < now() as overtime
@@ -83,19 +84,19 @@ export class RunSweeper {
       const seconds = run.started_at ? Math.max(0, (Date.now() - run.started_at.getTime()) / 1000) : 0;
       const usage = { input_tokens: Number(run.input_tokens), output_tokens: Number(run.output_tokens), run_seconds: seconds };
       if (run.overtime) {
-        await finishRun(q, run, {
+        const finished = await finishRun(q, run, {
           status: 'timed_out',
           output: null,
           error: { code: 'run_timed_out', title: 'Run timed out', status: 504, detail: `The run did not finish within its ${run.timeout_seconds} s timeout.` },
           usage,
         }, { onFinished: this.opts.onFinished });
-        return null;
+        return finished && { signal: finished.signal };
       }
       if (run.attempt < run.max_attempts) {
         this.opts.log.warn({ run_id: runId, worker_id: run.worker_id, attempt: run.attempt }, 'worker lost; retrying run');
         return requeueRun(q, run);
       }
-      await finishRun(q, run, {
+      const failed = await finishRun(q, run, {
         status: 'failed',
         output: null,
         error: {
@@ -106,8 +107,10 @@ export class RunSweeper {
         },
         usage,
       }, { onFinished: this.opts.onFinished });
-      return null;
+      return failed && { signal: failed.signal };
     });
-    if (requeued !== null) await this.runs.dispatch(tenantId, runId, requeued);
+    if (!recovered) return;
+    this.runs.publish(recovered.signal);
+    if (recovered.attempt !== undefined) await this.runs.dispatch(tenantId, runId, recovered.attempt);
   }
 }

@@ -32,6 +32,12 @@ interface TotalsRow {
   run_seconds: number;
 }
 
+export interface RunSlotGuard {
+  lockKey(tenantId: string): string;
+  param: string;
+  condition(paramIndex: number): string;
+}
+
 export class UsageService {
   constructor(
     private readonly db: Database,
@@ -56,84 +62,106 @@ export class UsageService {
   }
 
   /**
-   * Admission, inside the run's create transaction. The period counter row is locked first, so concurrent creates
-   * of one tenant are decided one after another and the Nth run passes while the N+1th is refused, exactly.
+   * Admission, inside the run's create transaction. The period counter row is locked (and counted up) first, so
+   * concurrent creates of one tenant are decided one after another and the Nth run passes while the N+1th is refused,
+   * exactly; a refusal rolls the transaction back, the count with it. The checks run in a second statement, with a
+   * snapshot taken once the lock is held; both leave in one round trip.
    */
   async admit(q: Queryable, principal: Principal): Promise<void> {
     if (!this.config.limitsEnabled) return;
     const { start } = periodOf();
-    const counter = await q.query<{ runs_admitted: string }>(
-      `insert into quota_counters (tenant_id, period_start, runs_admitted) values ($1, $2, 0)
-       on conflict (tenant_id, period_start) do update set runs_admitted = quota_counters.runs_admitted
+    const counted = q.query<{ runs_admitted: string }>(
+      `insert into quota_counters (tenant_id, period_start, runs_admitted) values ($1, $2, 1)
+       on conflict (tenant_id, period_start) do update set runs_admitted = quota_counters.runs_admitted + 1
        returning runs_admitted`,
       [principal.tenantId, start],
     );
-    const admitted = Number(counter.rows[0]!.runs_admitted);
-    const limits = await this.tenantLimits(q);
+    const facts = q.query<{ plan: string; limits: Record<string, number | null>; tokens: string; active: number }>(
+      `select t.plan, t.limits,
+              (select coalesce(sum(input_tokens), 0) + coalesce(sum(output_tokens), 0) from usage_rollups
+                where granularity = 'day' and dim = 'all' and bucket >= $1) as tokens,
+              (select count(*)::int from runs where status in ('queued', 'running')) as active
+         from tenants t`,
+      [start],
+    );
+    const [counter, factsRes] = await Promise.all([counted, facts]);
+    const admitted = Number(counter.rows[0]!.runs_admitted) - 1; // runs admitted before this one
+    const row = factsRes.rows[0]!;
+    const limits = { ...this.limitsFor(row.plan, row.limits), plan: row.plan };
     if (limits.runs_per_period !== null && admitted >= limits.runs_per_period) {
       throw quotaExceeded('runs_per_period', `This tenant has used all ${limits.runs_per_period} runs of its ${limits.plan} plan for this period; the quota resets on ${periodOf().end.toISOString()}.`);
     }
     if (limits.tokens_per_period !== null) {
-      const used = await this.periodTotals(q, start);
-      const tokens = Number(used.input_tokens) + Number(used.output_tokens);
+      const tokens = Number(row.tokens);
       if (tokens >= limits.tokens_per_period) {
         throw quotaExceeded('tokens_per_period', `This tenant has used ${tokens} of the ${limits.tokens_per_period} tokens of its plan for this period.`);
       }
     }
     if (limits.concurrent_runs !== null && !limits.queue_when_busy) {
       // The count includes the run being admitted (its row is already in this transaction).
-      const active = await q.query<{ n: number }>(`select count(*)::int as n from runs where status in ('queued', 'running')`);
-      const others = active.rows[0]!.n - 1;
+      const others = row.active - 1;
       if (others >= limits.concurrent_runs) {
         throw quotaExceeded('concurrent_runs', `This tenant already has ${others} runs queued or running, the most its plan allows at once; wait for one to finish.`);
       }
     }
-    await q.query('update quota_counters set runs_admitted = runs_admitted + 1 where tenant_id = $1 and period_start = $2', [
-      principal.tenantId,
-      start,
-    ]);
   }
 
   /**
-   * For plans that queue instead of refusing: may this run start now? Serialised per tenant with an advisory lock so
-   * two workers cannot both take the last slot.
+   * For plans that queue instead of refusing: the guard a worker's claim of a run carries, so that two workers cannot
+   * both take the last slot. The claim transaction takes the advisory lock `lockKey(tenantId)` before its statement,
+   * whose `condition(n)` (with `param` as parameter $n) is true while the tenant runs fewer runs than its plan (with
+   * the instance admin's overrides) allows at once. Null when limits are off.
    */
-  async hasRunSlot(q: Queryable, tenantId: string): Promise<boolean> {
-    if (!this.config.limitsEnabled) return true;
-    const limits = await this.tenantLimits(q);
-    if (limits.concurrent_runs === null) return true;
-    await q.query('select pg_advisory_xact_lock(hashtext($1))', [`gcorp-slots:${tenantId}`]);
-    const running = await q.query<{ n: number }>(`select count(*)::int as n from runs where status = 'running'`);
-    return running.rows[0]!.n < limits.concurrent_runs;
+  runSlotGuard(): RunSlotGuard | null {
+    if (!this.config.limitsEnabled) return null;
+    const perPlan = Object.fromEntries(Object.entries(this.config.plans).map(([plan, limits]) => [plan, limits.concurrent_runs]));
+    return {
+      lockKey: (tenantId) => `gcorp-slots:${tenantId}`,
+      param: JSON.stringify(perPlan),
+      // An override that is a number wins; else the plan's value (null: unlimited), unknown plans counting as free.
+      condition: (n) => `coalesce((
+          select l.lim is null or (select count(*) from runs where status = 'running') < l.lim
+            from (select ((case when jsonb_typeof(t.limits -> 'concurrent_runs') = 'number' then t.limits -> 'concurrent_runs'
+                                else coalesce($${n}::jsonb -> t.plan, $${n}::jsonb -> 'free') end) #>> '{}')::bigint as lim
+                    from tenants t) l), true)`,
+    };
   }
 
-  /** Meters a finished run in its final-state transaction; the run id is the natural key, so it counts once. */
+  /**
+   * Meters a finished run in its final-state transaction; the run id is the natural key, so it counts once. One
+   * statement, which records only a run that has reached this final state: it may be issued right behind the
+   * statement that finishes the run, without waiting for its answer.
+   */
   async record(q: Queryable, run: RunRow): Promise<void> {
-    const inserted = await q.query<{ recorded_at: Date }>(
-      `insert into usage_records (run_id, tenant_id, agent_name, api_key_id, user_id, status, input_tokens, output_tokens, run_seconds)
-       values ($1, $2, $3, $4, $5, $6, $7, $8, $9) on conflict (run_id) do nothing returning recorded_at`,
-      [run.id, run.tenant_id, run.agent_name, run.created_by_key_id, run.created_by_user_id, run.status, run.input_tokens, run.output_tokens, run.run_seconds],
-    );
-    const at = inserted.rows[0]?.recorded_at;
-    if (!at) return;
-    const rows: unknown[][] = [];
-    for (const g of ['hour', 'day'] as const) {
-      const bucket = truncate(at, g);
-      rows.push([g, 'all', '', bucket]);
-      rows.push([g, 'agent', run.agent_name, bucket]);
-      rows.push([g, 'api_key', run.created_by_key_id ?? '', bucket]); // '' = started by a user session
-    }
-    const values = rows.map((_, i) => `($1, $${i * 4 + 5}, $${i * 4 + 6}, $${i * 4 + 7}, $${i * 4 + 8}::timestamptz, 1, $2, $3, $4)`);
-    // One statement for every rollup row this run touches, in a fixed order so concurrent runs lock rows alike.
+    // The rollup rows in a fixed order, so concurrent runs lock them alike; '' as api_key = started by a user session.
     await q.query(
-      `insert into usage_rollups (tenant_id, granularity, dim, dim_key, bucket, runs, input_tokens, output_tokens, run_seconds)
-       values ${values.join(', ')}
+      `with rec as (
+         insert into usage_records (run_id, tenant_id, agent_name, api_key_id, user_id, status, input_tokens, output_tokens, run_seconds)
+         select $1::text, $2::text, $3::text, $4::text, $5::text, $6::text, $7::bigint, $8::bigint, $9::float8
+          where exists (select 1 from runs where id = $1 and status = $6 and finished_at is not null)
+         on conflict (run_id) do nothing returning recorded_at)
+       insert into usage_rollups (tenant_id, granularity, dim, dim_key, bucket, runs, input_tokens, output_tokens, run_seconds)
+       select $2, g.granularity, g.dim, g.dim_key, date_trunc(g.granularity, rec.recorded_at, 'UTC'), 1, $7, $8, $9
+         from rec, (values (1, 'hour', 'all', ''), (2, 'hour', 'agent', $3), (3, 'hour', 'api_key', coalesce($4, '')),
+                           (4, 'day', 'all', ''), (5, 'day', 'agent', $3), (6, 'day', 'api_key', coalesce($4, '')))
+                   as g(n, granularity, dim, dim_key)
+        order by g.n
        on conflict (tenant_id, granularity, dim, dim_key, bucket) do update set
          runs = usage_rollups.runs + 1,
          input_tokens = usage_rollups.input_tokens + excluded.input_tokens,
          output_tokens = usage_rollups.output_tokens + excluded.output_tokens,
          run_seconds = usage_rollups.run_seconds + excluded.run_seconds`,
-      [run.tenant_id, Number(run.input_tokens), Number(run.output_tokens), run.run_seconds, ...rows.flat()],
+      [
+        run.id,
+        run.tenant_id,
+        run.agent_name,
+        run.created_by_key_id,
+        run.created_by_user_id,
+        run.status,
+        Number(run.input_tokens),
+        Number(run.output_tokens),
+        run.run_seconds,
+      ],
     );
   }
 

@@ -131,6 +131,38 @@ describe('per credential and per tenant', () => {
     expect(remaining(refused).r).toBe(RPM - 3);
   });
 
+  it("counts requests from this process's share of the limit with the same headers as from the store", async () => {
+    const tenant = await createTenant(t, admin, 'Leased', 'pro');
+    const limit = 320; // the first request takes a share of 20 points; the next ones are counted from it in memory
+    const patched = await t.as(admin.key).call('PATCH', `/v1/admin/tenants/${tenant.tenantId}`, { body: { limits: { requests_per_minute: limit } } });
+    expect(patched.status).toBe(200);
+    const first = t.as(tenant.key);
+    const rs: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      const res = await first.call('GET', '/v1/me');
+      expect(res.status).toBe(200);
+      expect(policy(res)).toEqual({ policy: 'default', q: limit, w: 60 });
+      const { t: reset } = remaining(res);
+      expect(reset).toBeGreaterThan(0);
+      expect(reset).toBeLessThanOrEqual(60);
+      rs.push(remaining(res).r);
+    }
+    expect(rs).toEqual([limit - 1, limit - 2, limit - 3]);
+    const created = await first.call('POST', '/v1/api-keys', { body: { name: 'second', scopes: ['runs:read'] } });
+    expect(created.status).toBe(201);
+    expect(remaining(created).r).toBe(limit - 4);
+    // A second key has its own count but shares the tenant's: the headers show the tenant's, the tighter one.
+    const second = t.as(created.body.key);
+    const me = await second.call('GET', '/v1/me');
+    expect(policy(me).q).toBe(limit);
+    expect(remaining(me).r).toBe(limit - 5);
+    // Refused by its scopes after being identified: still counted, and answered with the headers.
+    const forbidden = await second.call('GET', '/v1/api-keys');
+    expect(forbidden.status).toBe(403);
+    expect(remaining(forbidden).r).toBe(limit - 6);
+    expect(remaining(await first.call('GET', '/v1/me')).r).toBe(limit - 7);
+  });
+
   it("applies a tenant's own requests_per_minute as soon as the instance admin sets it", async () => {
     const tenant = await createTenant(t, admin, 'Override', 'pro');
     const api = t.as(tenant.key);

@@ -27,6 +27,15 @@ import { DEVICE_GRANT } from '../services/device.js';
 import type { Principal } from '../services/principal.js';
 import { ProblemError } from './problem.js';
 
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The request was counted against its caller's limits (set only while limits are on). */
+    rateLimitCounted?: boolean;
+    /** The account key of a sign-in attempt counted before it ran, to settle once it is answered (null: none). */
+    rateLimitSignIn?: string | null;
+  }
+}
+
 /** The window of the per-credential and per-tenant limits, in seconds. */
 export const WINDOW_SECONDS = 60;
 /** Sign-in limits: requests per client address to the sign-in endpoints together, failed sign-ins per account and address. */
@@ -165,7 +174,11 @@ interface Lease {
  * window run out, then takes another. The shared counter never hands out more than the limit, so the limit holds
  * across processes; as it runs low the shares shrink to single points, so the limit stays exact at its edge (points
  * a process took but did not use before the window ended are lost, at most a share per process). A busy key thus
- * costs one store round trip per share instead of one per request.
+ * costs one store round trip per share instead of one per request, and a request its process's leases cover is
+ * counted synchronously (usableLease(), countFromLeases() below): no promise, no store, a few map look-ups.
+ * The price is precision of the report, not of the limit: `RateLimit`'s remaining count is what the shared counter
+ * had left when this process took its lease, plus the lease's unused points; it is exact with one process, and with
+ * several it does not subtract what the others hold unused in their leases (at most a share each).
  *
  * Keys it refused are blocked in this process until their window ends, so a client hammering past its limit costs
  * no store round trip at all.
@@ -175,6 +188,11 @@ class SharedLimit {
   private readonly taking = new Map<string, Promise<Verdict | undefined>>();
   private readonly blockedUntil = new Map<string, number>();
 
+  /** The `RateLimit-Policy` value, constant for the limit. */
+  readonly policyHeader: string;
+  /** The start of every `RateLimit` value of the limit. */
+  readonly ratePrefix: string;
+
   constructor(
     readonly name: LimitName,
     readonly policy: string,
@@ -182,7 +200,20 @@ class SharedLimit {
     private readonly health: StoreHealth,
     /** false: every request goes to the store (counts that are given back later, like failed sign-ins). */
     private readonly leasing: boolean,
-  ) {}
+  ) {
+    this.policyHeader = `"${policy}";q=${limiter.points};w=${limiter.duration}`;
+    this.ratePrefix = `"${policy}";r=`;
+  }
+
+  /**
+   * This process's lease of `key` when it has a point left in a window still open at `now` (monotonic clock), for
+   * the synchronous path of a request; undefined when consume() must run. A key blocked here has no lease (take()
+   * drops it when it refuses, and no new one is taken while the block lasts).
+   */
+  usableLease(key: string, now: number): Lease | undefined {
+    const lease = this.leases.get(key);
+    return lease !== undefined && lease.points > 0 && lease.until > now ? lease : undefined;
+  }
 
   /** The verdict for a key blocked in this process, without asking the store; undefined when it is not. */
   blocked(key: string): Verdict | undefined {
@@ -412,11 +443,28 @@ function openPostgresStore(db: Database, health: StoreHealth, log: FastifyBaseLo
   };
 }
 
+/** The two limits of an authenticated request, both of the tenant's requests_per_minute. */
+interface PrincipalLimits {
+  credential: SharedLimit;
+  tenant: SharedLimit;
+}
+
 /** Shared limits by name and size, created on first use (tenants of different plans need different sizes). */
 class Limits {
   private readonly byShape = new Map<string, SharedLimit>();
+  private readonly byRpm = new Map<number, PrincipalLimits>();
 
   constructor(private readonly store: Store) {}
+
+  /** The credential's and the tenant's limit for a requests_per_minute (a number per plan or override: few). */
+  forPrincipal(rpm: number): PrincipalLimits {
+    let pair = this.byRpm.get(rpm);
+    if (pair === undefined) {
+      pair = { credential: this.get('credential', 'default', rpm, WINDOW_SECONDS), tenant: this.get('tenant', 'default', rpm, WINDOW_SECONDS) };
+      this.byRpm.set(rpm, pair);
+    }
+    return pair;
+  }
 
   get(name: LimitName, policy: string, points: number, duration: number, leasing = true): SharedLimit {
     const shape = `${name}/${points}/${duration}`;
@@ -449,9 +497,15 @@ class TenantRates {
     private readonly log: FastifyBaseLogger,
   ) {}
 
-  rpm(p: Principal): Promise<number | null> | number | null {
+  /** The tenant's requests_per_minute (null: unlimited) if it is known at `now`; undefined when rpm() must read it. */
+  peek(p: Principal, now: number): number | null | undefined {
     const hit = this.cache.get(p.tenantId);
-    if (hit && hit.version === p.tenant.updated_at && performance.now() - hit.at < TENANT_LIMIT_TTL_MS) return hit.rpm;
+    return hit !== undefined && hit.version === p.tenant.updated_at && now - hit.at < TENANT_LIMIT_TTL_MS ? hit.rpm : undefined;
+  }
+
+  rpm(p: Principal): Promise<number | null> | number | null {
+    const known = this.peek(p, performance.now());
+    if (known !== undefined) return known;
     const loadKey = `${p.tenantId}@${p.tenant.updated_at}`;
     let pending = this.loading.get(loadKey);
     if (!pending) {
@@ -490,9 +544,13 @@ class TenantRates {
 // ---------------------------------------------------------------------------------------------------------------
 // HTTP
 
+// Header names in lower case, as Fastify keeps them (reply.header lower-cases every name it is given).
+const POLICY_HEADER = 'ratelimit-policy';
+const RATE_HEADER = 'ratelimit';
+
 function setHeaders(reply: FastifyReply, v: Verdict): void {
-  reply.header('RateLimit-Policy', `"${v.policy}";q=${v.limit};w=${v.windowSeconds}`);
-  reply.header('RateLimit', `"${v.policy}";r=${v.remaining};t=${Math.ceil(v.resetMs / 1000)}`);
+  reply.header(POLICY_HEADER, `"${v.policy}";q=${v.limit};w=${v.windowSeconds}`);
+  reply.header(RATE_HEADER, `"${v.policy}";r=${v.remaining};t=${Math.ceil(v.resetMs / 1000)}`);
 }
 
 /** The verdict to show: the fewest requests left, then the latest reset. */
@@ -563,13 +621,41 @@ export async function installRateLimits(app: FastifyInstance): Promise<void> {
   const addressLimit = limits.get('address', 'sign-in', SIGN_IN_LIMITS.address.points, SIGN_IN_LIMITS.address.duration);
   // Not leased: its counts are given back after successful sign-ins, which must reach the shared counter.
   const accountLimit = limits.get('account', 'sign-in-failures', SIGN_IN_LIMITS.account.points, SIGN_IN_LIMITS.account.duration, false);
-  const counted = new WeakSet<FastifyRequest>();
-  const signIns = new WeakMap<FastifyRequest, string>();
+  app.decorateRequest('rateLimitCounted', false);
+  app.decorateRequest('rateLimitSignIn', null);
 
   const refuse = (refused: Verdict[]): ProblemError => {
     for (const v of refused) refusals.inc({ limit: v.name });
     return tooManyRequests(refused);
   };
+
+  /**
+   * The hot path of an authenticated request, synchronous and allocation-light: when the tenant's requests_per_minute
+   * is cached and this process holds a lease with a point left for both the credential and the tenant (the common
+   * case: a lease covers many requests), takes one point from each and sets the headers. Returns false, having
+   * changed nothing, when the store or a refusal is involved; limitPrincipal then does the whole count.
+   */
+  function countFromLeases(p: Principal, reply: FastifyReply): boolean {
+    const now = performance.now();
+    const rpm = rates.peek(p, now);
+    if (rpm === undefined) return false;
+    if (rpm === null) return true; // unlimited plan: nothing to count or report
+    const { credential, tenant } = limits.forPrincipal(rpm);
+    const own = credential.usableLease(p.apiKeyId ?? p.sessionId ?? p.userId ?? p.tenantId, now);
+    if (own === undefined) return false;
+    const shared = tenant.usableLease(p.tenantId, now);
+    if (shared === undefined) return false;
+    own.points--;
+    shared.points--;
+    // As mostRestrictive(): the fewest requests left, then the latest reset.
+    const ownLeft = own.storeRemaining + own.points;
+    const sharedLeft = shared.storeRemaining + shared.points;
+    const showShared = sharedLeft < ownLeft || (sharedLeft === ownLeft && shared.until > own.until);
+    const limit = showShared ? tenant : credential;
+    reply.header(POLICY_HEADER, limit.policyHeader);
+    reply.header(RATE_HEADER, `${limit.ratePrefix}${showShared ? sharedLeft : ownLeft};t=${Math.ceil(((showShared ? shared.until : own.until) - now) / 1000)}`);
+    return true;
+  }
 
   /** Counts an authenticated request; throws the 429 when `enforce` and a limit is passed. Never fails otherwise. */
   async function limitPrincipal(req: FastifyRequest, reply: FastifyReply, enforce: boolean): Promise<void> {
@@ -578,8 +664,7 @@ export async function installRateLimits(app: FastifyInstance): Promise<void> {
     try {
       const rpm = await rates.rpm(p);
       if (rpm === null) return; // unlimited plan: nothing to count or report
-      const credential = limits.get('credential', 'default', rpm, WINDOW_SECONDS);
-      const tenant = limits.get('tenant', 'default', rpm, WINDOW_SECONDS);
+      const { credential, tenant } = limits.forPrincipal(rpm);
       const credentialKey = p.apiKeyId ?? p.sessionId ?? p.userId ?? p.tenantId;
       // A caller already refused in this process is refused again without a store round trip. Otherwise the
       // credential counts first, and the tenant only for requests its credential let through: a burst on one key
@@ -615,37 +700,46 @@ export async function installRateLimits(app: FastifyInstance): Promise<void> {
       const key = accountKey(body.email, address);
       const perAccount = await accountLimit.consume(key);
       if (perAccount.refused) return perAccount;
-      signIns.set(req, key);
+      req.rateLimitSignIn = key;
     } catch (err) {
       req.log.warn({ err }, 'sign-in rate limit check failed; request let through');
     }
     return undefined;
   }
 
-  app.addHook('preValidation', async (req, reply) => {
-    if (req.principal) {
-      counted.add(req);
-      return limitPrincipal(req, reply, true);
-    }
-    const op = req.routeOptions.config.operation;
-    if (!op?.isPublic || !SIGN_IN_OPERATIONS.has(op.operationId)) return;
-    const refusedBy = await limitSignIn(req, op.operationId);
+  async function limitPublic(req: FastifyRequest, reply: FastifyReply, operationId: string): Promise<void> {
+    const refusedBy = await limitSignIn(req, operationId);
     if (refusedBy) {
       setHeaders(reply, refusedBy);
       throw refuse([refusedBy]);
     }
+  }
+
+  // Both hooks take a callback rather than returning a promise: on the hot path (a lease covers the request, or
+  // nothing is to be done) they finish synchronously, with no promise, microtask or closure per request.
+  app.addHook('preValidation', (req, reply, done) => {
+    if (req.principal) {
+      req.rateLimitCounted = true;
+      if (countFromLeases(req.principal, reply)) return done();
+      limitPrincipal(req, reply, true).then(() => done(), done);
+      return;
+    }
+    const op = req.routeOptions.config.operation;
+    if (!op?.isPublic || !SIGN_IN_OPERATIONS.has(op.operationId)) return done();
+    limitPublic(req, reply, op.operationId).then(() => done(), done);
   });
 
-  app.addHook('onSend', async (req, reply, payload) => {
+  /** What onSend does when there is something to do; never fails. */
+  async function settle(req: FastifyRequest, reply: FastifyReply): Promise<void> {
     // The authentication hook refused after identifying the caller (403 insufficient_scope, tenant_suspended): the
     // request still counts, and its answer carries the headers.
-    if (req.principal && !counted.has(req)) {
-      counted.add(req);
-      await limitPrincipal(req, reply, false);
+    if (req.principal && !req.rateLimitCounted) {
+      req.rateLimitCounted = true;
+      if (!countFromLeases(req.principal, reply)) await limitPrincipal(req, reply, false);
     }
-    const key = signIns.get(req);
-    if (key !== undefined) {
-      signIns.delete(req);
+    const key = req.rateLimitSignIn;
+    if (typeof key === 'string') {
+      req.rateLimitSignIn = null;
       const status = reply.statusCode;
       try {
         // Wrong email or password (401): the attempt stays counted. A success (200, or the console's 303) clears the
@@ -656,6 +750,13 @@ export async function installRateLimits(app: FastifyInstance): Promise<void> {
         req.log.warn({ err }, 'could not settle the sign-in attempt count');
       }
     }
-    return payload;
+  }
+
+  app.addHook('onSend', (req, reply, payload, done) => {
+    if ((req.principal === undefined || req.rateLimitCounted) && typeof req.rateLimitSignIn !== 'string') return done(null, payload);
+    settle(req, reply).then(
+      () => done(null, payload),
+      (err: Error) => done(err),
+    );
   });
 }

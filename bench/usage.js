@@ -19,8 +19,8 @@
 //
 // Environment: BENCH_USAGE_RECORDS (default 1000000) and BENCH_USAGE_RECORDS_SMALL (default 100000),
 // BENCH_USAGE_REQUESTS (measured requests per read target, default 2000), BENCH_DURATION, BENCH_WARMUP,
-// BENCH_CONNECTIONS, BENCH_ROUNDS (the throughput part, as bench/core.js: limits on and off alternate, medians
-// reported), REDIS_URL, DATABASE_URL (a fresh database is created on it and dropped; unset: embedded PostgreSQL),
+// BENCH_CONNECTIONS, BENCH_ROUNDS (the throughput part, default 4: limits on and off alternate, which goes first
+// alternates too, medians reported), REDIS_URL, DATABASE_URL (a fresh database is created on it and dropped; unset: embedded PostgreSQL),
 // BENCH_CPU_PROF=1 (profile the hub during the reads and during each first throughput run), BENCH_TIMEOUT_S.
 import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
@@ -72,6 +72,9 @@ const DAYS = 90;
 
 const settings = {
   ...loadSettings(),
+  // The limits on/off comparison runs in pairs, alternating which goes first: 4 rounds by default, so each order
+  // comes twice and one noisy run does not decide the goal.
+  rounds: envInt('BENCH_ROUNDS', 4, { min: 1, max: 20 }),
   records: envInt('BENCH_USAGE_RECORDS', 1_000_000, { min: 1000, max: 20_000_000 }),
   recordsSmall: envInt('BENCH_USAGE_RECORDS_SMALL', 100_000, { min: 1000, max: 20_000_000 }),
   requests: envInt('BENCH_USAGE_REQUESTS', 2000, { min: 10, max: 100_000 }),

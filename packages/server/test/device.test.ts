@@ -98,4 +98,41 @@ describe('device authorization grant (RFC 8628)', () => {
     const unknown = await t.api.call('POST', '/v1/auth/token', { form: { grant_type: GRANT, device_code: 'nope', client_id: 'gcorp-cli' } });
     expect(unknown.body.error).toBe('invalid_grant');
   });
+
+  it('narrows the tokens to the scopes asked for, never beyond the role, across refreshes', async () => {
+    const code = await t.api.call('POST', '/v1/auth/device/code', {
+      form: { client_id: 'gcorp-cli', scope: 'runs:read usage:read runs:read' },
+    });
+    expect(code.status).toBe(200);
+    const page = await openPage(code.body.user_code);
+    const approved = await submit({ csrf: page.csrf, user_code: code.body.user_code, email: admin.email, password: admin.password, action: 'approve' }, page.cookie);
+    expect(approved.status).toBe(200);
+    await new Promise((r) => setTimeout(r, 1100)); // respect the 1 s interval this hub was started with
+    const tokens = await t.api.call('POST', '/v1/auth/token', { form: { grant_type: GRANT, device_code: code.body.device_code, client_id: 'gcorp-cli' } });
+    expect(tokens.status).toBe(200);
+    expect(tokens.body.scope.split(' ').sort()).toEqual(['runs:read', 'usage:read']);
+
+    const narrowed = t.as(tokens.body.access_token);
+    expect((await narrowed.call('GET', '/v1/runs')).status).toBe(200);
+    const write = await narrowed.call('POST', '/v1/runs', { body: { agent: 'echo', input: {} } });
+    expect(write.status).toBe(403);
+    const keys = await narrowed.call('GET', '/v1/api-keys');
+    expect(keys.status).toBe(403);
+    // The admin's own password login still carries every scope of the role: the narrowing belongs to this session.
+    expect((await t.as(admin.key).call('GET', '/v1/api-keys')).status).toBe(200);
+
+    const refreshed = await t.api.call('POST', '/v1/auth/token', {
+      form: { grant_type: 'refresh_token', refresh_token: tokens.body.refresh_token, client_id: 'gcorp-cli' },
+    });
+    expect(refreshed.status).toBe(200);
+    expect(refreshed.body.scope.split(' ').sort()).toEqual(['runs:read', 'usage:read']);
+    expect((await t.as(refreshed.body.access_token).call('GET', '/v1/api-keys')).status).toBe(403);
+  });
+
+  it('refuses an unknown scope with invalid_scope', async () => {
+    const res = await t.api.call('POST', '/v1/auth/device/code', { form: { client_id: 'gcorp-cli', scope: 'runs:read everything' } });
+    expect(res.status).toBe(400);
+    expect(res.body.error).toBe('invalid_scope');
+    expect(res.body.error_description).toContain('"everything"');
+  });
 });

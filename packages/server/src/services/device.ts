@@ -2,6 +2,7 @@
 import { randomInt } from 'node:crypto';
 import type { Database } from '../db/database.js';
 import { randomToken } from '../ids.js';
+import { ALL_SCOPES, parseScopeParam } from './principal.js';
 import { sha256 } from './secrets.js';
 import type { SessionService, TokenPair } from './sessions.js';
 
@@ -34,6 +35,7 @@ export interface DeviceCodeIssued {
 interface DeviceRow {
   device_code_hash: string;
   client_id: string;
+  scope: string | null;
   expires_at: Date;
   interval_seconds: number;
   last_polled_at: Date | null;
@@ -55,6 +57,11 @@ export class DeviceService {
 
   async issue(clientId: string, scope: string | undefined, baseUrl: string): Promise<DeviceCodeIssued> {
     if (!PUBLIC_CLIENTS.has(clientId)) throw new OAuthError('invalid_client', `Unknown client_id ${clientId}.`, 401);
+    const parsed = parseScopeParam(scope);
+    if (parsed.unknown.length > 0) {
+      throw new OAuthError('invalid_scope', `Unknown scope ${parsed.unknown.map((s) => JSON.stringify(s)).join(', ')}; known: ${ALL_SCOPES.join(' ')}.`);
+    }
+    const normalized = parsed.scopes?.join(' ') ?? null;
     const deviceCode = randomToken(43);
     for (let attempt = 0; ; attempt++) {
       const raw = Array.from({ length: 8 }, () => USER_CODE_ALPHABET[randomInt(USER_CODE_ALPHABET.length)]).join('');
@@ -62,7 +69,7 @@ export class DeviceService {
         await this.db.query(
           `insert into device_codes (device_code_hash, user_code, client_id, scope, expires_at, interval_seconds, status)
            values ($1, $2, $3, $4, now() + make_interval(secs => $5), $6, 'pending')`,
-          [sha256(deviceCode), raw, clientId, scope ?? null, this.opts.ttlSeconds, this.opts.intervalSeconds],
+          [sha256(deviceCode), raw, clientId, normalized, this.opts.ttlSeconds, this.opts.intervalSeconds],
         );
         const userCode = `${raw.slice(0, 4)}-${raw.slice(4)}`;
         const uri = `${baseUrl}/device`;
@@ -116,7 +123,8 @@ export class DeviceService {
     );
     const m = membership.rows[0];
     if (!m) throw new OAuthError('access_denied', 'The approving user is no longer a member of the tenant.');
-    return this.sessions.startSession(row.user_id!, m.tenant_id, m.role);
+    // The scopes asked for at the start narrow the session's tokens; they never widen the approving user's role.
+    return this.sessions.startSession(row.user_id!, m.tenant_id, m.role, parseScopeParam(row.scope ?? undefined).scopes);
   }
 
   /** Looks up a pending, unexpired code for the page. */

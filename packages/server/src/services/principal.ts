@@ -27,6 +27,23 @@ export function scopesForRole(role: Role, isInstanceAdmin: boolean): Scope[] {
   return isInstanceAdmin ? [...base, 'instance:admin'] : base;
 }
 
+/** The scopes a session's tokens carry: the role's, narrowed to the session's own list when it has one. */
+export function sessionScopes(role: Role, isInstanceAdmin: boolean, narrowed: readonly string[] | null): Scope[] {
+  const allowed = scopesForRole(role, isInstanceAdmin);
+  return narrowed ? allowed.filter((s) => narrowed.includes(s)) : allowed;
+}
+
+/**
+ * Parses an OAuth `scope` parameter (space-separated, RFC 6749 3.3). Undefined or empty means "no narrowing" (null);
+ * an unknown scope is reported by name.
+ */
+export function parseScopeParam(scope: string | undefined): { scopes: Scope[] | null; unknown: string[] } {
+  const items = [...new Set((scope ?? '').split(' ').filter((s) => s !== ''))];
+  if (items.length === 0) return { scopes: null, unknown: [] };
+  const known = new Set<string>(ALL_SCOPES);
+  return { scopes: items.filter((s): s is Scope => known.has(s)), unknown: items.filter((s) => !known.has(s)) };
+}
+
 export interface TenantSnapshot {
   id: string;
   name: string;
@@ -250,6 +267,7 @@ export class PrincipalResolver {
     const row = await this.opts.db.tenant(tenantId, async (q) => {
       const res = await q.query<{
         revoked_at: Date | null;
+        scopes: string[] | null;
         role: Role | null;
         is_instance_admin: boolean;
         name: string;
@@ -258,7 +276,7 @@ export class PrincipalResolver {
         created_at: Date;
         updated_at: Date;
       }>(
-        `select s.revoked_at, m.role, u.is_instance_admin, t.name, t.plan, t.suspended_at, t.created_at, t.updated_at
+        `select s.revoked_at, s.scopes, m.role, u.is_instance_admin, t.name, t.plan, t.suspended_at, t.created_at, t.updated_at
            from auth_sessions s
            join users u on u.id = s.user_id
            join tenants t on t.id = s.tenant_id
@@ -285,8 +303,8 @@ export class PrincipalResolver {
       apiKeyId: null,
       sessionId,
       role: row.role,
-      scopes: new Set(scopesForRole(row.role, row.is_instance_admin)),
-      isInstanceAdmin: row.is_instance_admin,
+      scopes: new Set(sessionScopes(row.role, row.is_instance_admin, row.scopes)),
+      isInstanceAdmin: row.is_instance_admin && (row.scopes === null || row.scopes.includes('instance:admin')),
       apiKey: null,
     };
   }

@@ -3,7 +3,7 @@ import type { Database, Queryable } from '../db/database.js';
 import { ProblemError, forbidden } from '../http/problem.js';
 import { newId, randomToken } from '../ids.js';
 import { verifyPassword } from './passwords.js';
-import { scopesForRole, type PrincipalResolver, type Role } from './principal.js';
+import { sessionScopes, type PrincipalResolver, type Role, type Scope } from './principal.js';
 import { sha256 } from './secrets.js';
 
 export interface TokenPair {
@@ -53,13 +53,19 @@ export class SessionService {
     return this.startSession(who.userId, who.tenantId, who.role);
   }
 
-  async startSession(userId: string, tenantId: string, role: Role): Promise<TokenPair> {
+  /** Starts a login session; `scopes` narrows what its tokens may do (never beyond the role), null for the role's. */
+  async startSession(userId: string, tenantId: string, role: Role, scopes: readonly Scope[] | null = null): Promise<TokenPair> {
     const sessionId = newId('ses');
     const refresh = await this.db.tenant(tenantId, async (q) => {
-      await q.query('insert into auth_sessions (id, tenant_id, user_id) values ($1, $2, $3)', [sessionId, tenantId, userId]);
+      await q.query('insert into auth_sessions (id, tenant_id, user_id, scopes) values ($1, $2, $3, $4)', [
+        sessionId,
+        tenantId,
+        userId,
+        scopes,
+      ]);
       return this.issueRefresh(q, tenantId, sessionId);
     });
-    return this.pair(userId, tenantId, sessionId, refresh, role);
+    return this.pair(userId, tenantId, sessionId, refresh, role, scopes);
   }
 
   private async issueRefresh(q: Queryable, tenantId: string, sessionId: string): Promise<string> {
@@ -72,11 +78,18 @@ export class SessionService {
     return token;
   }
 
-  private async pair(userId: string, tenantId: string, sessionId: string, refresh: string, role: Role): Promise<TokenPair> {
+  private async pair(
+    userId: string,
+    tenantId: string,
+    sessionId: string,
+    refresh: string,
+    role: Role,
+    narrowed: readonly string[] | null,
+  ): Promise<TokenPair> {
     const access = await this.principals.signAccessToken({ userId, tenantId, sessionId });
     const admin = await this.db.query<{ is_instance_admin: boolean }>('select is_instance_admin from users where id = $1', [userId]);
     // OAuth's `scope`: what the access token may do, space-separated (RFC 6749 3.3).
-    const scope = scopesForRole(role, admin.rows[0]?.is_instance_admin ?? false).join(' ');
+    const scope = sessionScopes(role, admin.rows[0]?.is_instance_admin ?? false, narrowed).join(' ');
     return { access_token: access, token_type: 'Bearer', expires_in: this.ttl.access, refresh_token: refresh, scope };
   }
 
@@ -105,16 +118,20 @@ export class SessionService {
     const outcome = await this.db.tenant(row.tenant_id, async (q) => {
       const used = await q.query('update refresh_tokens set used_at = now() where id = $1 and used_at is null', [row.token_id]);
       if (used.rowCount !== 1) return null;
-      const member = await q.query<{ role: Role }>('select role from memberships where user_id = $1', [row.user_id]);
+      const member = await q.query<{ role: Role; scopes: string[] | null }>(
+        'select m.role, s.scopes from memberships m join auth_sessions s on s.id = $2 where m.user_id = $1',
+        [row.user_id, row.session_id],
+      );
       if (!member.rows[0]) return 'gone' as const;
-      return { token: await this.issueRefresh(q, row.tenant_id, row.session_id), role: member.rows[0].role };
+      const { role, scopes } = member.rows[0];
+      return { token: await this.issueRefresh(q, row.tenant_id, row.session_id), role, scopes };
     });
     if (outcome === null) {
       await this.revokeSession(row.tenant_id, row.session_id, 'invalid_refresh_token');
       throw invalidGrant('The refresh token was already used, so the session has been revoked; log in again.', 'invalid_refresh_token');
     }
     if (outcome === 'gone') throw invalidGrant('You are no longer a member of this tenant.');
-    return this.pair(row.user_id, row.tenant_id, row.session_id, outcome.token, outcome.role);
+    return this.pair(row.user_id, row.tenant_id, row.session_id, outcome.token, outcome.role, outcome.scopes);
   }
 
   /** Logout by refresh token (any tenant) or by the session of the calling access token. */

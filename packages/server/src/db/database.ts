@@ -1,4 +1,5 @@
 // The server's connection to PostgreSQL as the gcorp_app role: tenant-scoped transactions, LISTEN/NOTIFY, health.
+import { createHash } from 'node:crypto';
 import pg from 'pg';
 import type { QueryResult, QueryResultRow } from 'pg';
 import { DatabaseRoleError, TransactionAbortedError, toDatabaseError } from './errors.js';
@@ -7,8 +8,29 @@ import { APP_ROLE } from './migrate.js';
 
 export interface Queryable {
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- pg's own default: rows stay untyped until the caller names their shape with query<Row>(...)
-  query<R extends QueryResultRow = any>(text: string, values?: unknown[]): Promise<QueryResult<R>>;
+  query<R extends QueryResultRow = any>(text: string | PreparedStatement, values?: unknown[]): Promise<QueryResult<R>>;
 }
+
+/** A statement each connection parses and plans once (see prepared()). */
+export interface PreparedStatement {
+  readonly name: string;
+  readonly text: string;
+}
+
+/**
+ * Marks a hot statement to be prepared once per connection and then only bound and executed: PostgreSQL skips parsing
+ * and planning it again, which is most of the cost of a short statement. Its name comes from its text, so the same
+ * text always gets the same name; only for texts the code holds (a handful per module), never built from input.
+ */
+export function prepared(text: string): PreparedStatement {
+  let statement = preparedByText.get(text);
+  if (!statement) {
+    statement = { name: `gcorp_${createHash('sha1').update(text).digest('hex').slice(0, 20)}`, text };
+    preparedByText.set(text, statement);
+  }
+  return statement;
+}
+const preparedByText = new Map<string, PreparedStatement>();
 
 export interface TransactionOptions {
   /** Default `read committed`. Under the stricter levels, be ready for SerializationFailureError and run again. */
@@ -229,10 +251,11 @@ export function openDatabase(options: OpenDatabaseOptions): Database {
 
 async function runQuery<R extends QueryResultRow>(
   target: pg.Pool | pg.PoolClient,
-  text: string,
+  text: string | PreparedStatement,
   values?: unknown[],
 ): Promise<QueryResult<R>> {
   try {
+    if (typeof text !== 'string') return await target.query<R>({ name: text.name, text: text.text, values });
     return await target.query<R>(text, values);
   } catch (err) {
     throw toDatabaseError(err);

@@ -3,6 +3,8 @@ export { startEmbeddedPostgres, type EmbeddedPostgres, type EmbeddedPostgresOpti
 export { migrate, APP_ROLE, DEFINER_ROLE, MIGRATIONS_DIR, type MigrateOptions, type MigrateResult } from './migrate.js';
 export {
   openDatabase,
+  prepared,
+  type PreparedStatement,
   appConnectionUrl,
   type Database,
   type OpenDatabaseOptions,

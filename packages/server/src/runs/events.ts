@@ -2,7 +2,7 @@
 // process that the run has news (Redis pub/sub when the hub has Redis, else NOTIFY), so they can follow it live.
 // Signals only wake readers, who read the events from PostgreSQL: a lost signal delays a reader, never loses an event.
 import { EventEmitter } from 'node:events';
-import type { Database, Queryable } from '../db/database.js';
+import { prepared, type Database, type Queryable } from '../db/database.js';
 import { newId } from '../ids.js';
 
 export const EVENTS_CHANNEL = 'gcorp_run_events';
@@ -67,9 +67,9 @@ export function eventsInsertSql(from: string, param: number): string {
 export async function appendEvents(q: Queryable, runId: string, events: readonly NewEvent[]): Promise<RunSignal | null> {
   if (events.length === 0) return null;
   const res = await q.query<{ last_seq: number }>(
-    `with next as (update runs set last_seq = last_seq + $2 where id = $1 returning id, tenant_id, last_seq),
+    prepared(`with next as (update runs set last_seq = last_seq + $2 where id = $1 returning id, tenant_id, last_seq),
           ins as (${eventsInsertSql('next', 3)})
-     select last_seq from next`,
+     select last_seq from next`),
     [runId, events.length, eventsParam(events)],
   );
   const seq = res.rows[0]?.last_seq;
@@ -78,7 +78,7 @@ export async function appendEvents(q: Queryable, runId: string, events: readonly
 
 export async function readEvents(q: Queryable, runId: string, after: number, limit: number): Promise<RunEventView[]> {
   const res = await q.query<EventRow>(
-    'select id, run_id, seq, type, data, created_at from run_events where run_id = $1 and seq > $2 order by seq limit $3',
+    prepared('select id, run_id, seq, type, data, created_at from run_events where run_id = $1 and seq > $2 order by seq limit $3'),
     [runId, after, limit],
   );
   return res.rows.map(eventView);

@@ -3,19 +3,16 @@
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import type { FastifyBaseLogger } from 'fastify';
-import type { Database } from '../db/database.js';
+import { prepared, type Database } from '../db/database.js';
 import { ProblemError } from '../http/problem.js';
 import { newId } from '../ids.js';
-import { ECHO_AGENT, TEMPLATE_AGENTS, RunFailure, type AgentDefinition, type EmittedEvent, type Runtimes } from '../runtimes/index.js';
+import { RunFailure, type AgentDefinition, type EmittedEvent, type Runtimes } from '../runtimes/index.js';
 import type { AgentService } from '../services/agents.js';
 import type { RunSlotGuard } from '../services/usage.js';
 import { appendEvents, type NewEvent } from './events.js';
 import { finishRun, requeueRun, type OnRunFinished, type RunOutcome } from './lifecycle.js';
 import type { RunJob, RunQueue, RunWorker } from './queue.js';
-import { CANCEL_CHANNEL, type RunRow, type RunService } from './service.js';
-
-/** Shipped agents need no look-up: a run of one starts without reading the catalog. */
-const SHIPPED_BY_ID = new Map([ECHO_AGENT, ...TEMPLATE_AGENTS].map((a) => [a.id, a]));
+import { CANCEL_CHANNEL, RUN_COLUMNS, shippedAgent, type RunRow, type RunService } from './service.js';
 
 /** Most events one statement writes. */
 const EVENT_BATCH = 500;
@@ -88,12 +85,12 @@ export class RunExecutor {
       tenantId,
       (q) =>
         q.query<RunRow>(
-          `with slot as (select ${guard ? guard.condition(6) : 'true'} as free),
+          prepared(`with slot as (select ${guard ? guard.condition(6) : 'true'} as free),
                 claimed as (
                   update runs set status = 'running', started_at = now(), worker_id = $2,
                          lease_until = now() + make_interval(secs => $3), last_seq = last_seq + 1
                    where id = $1 and status = 'queued' and attempt = $4 and (select free from slot)
-                  returning *),
+                  returning ${RUN_COLUMNS}),
                 started as (
                   insert into run_events (id, tenant_id, run_id, seq, type, data)
                   select $5, tenant_id, id, last_seq, 'run.started', jsonb_build_object('attempt', attempt) from claimed),
@@ -103,7 +100,7 @@ export class RunExecutor {
                   select id, tenant_id, attempt, true from runs
                    where id = $1 and status = 'queued' and attempt = $4 and not (select free from slot)
                   on conflict (run_id) do update set created_at = now(), parked = true)
-           select * from claimed`,
+           select * from claimed`),
           [runId, this.workerId, this.opts.leaseMs / 1000, attempt, newEventId(), ...(guard ? [guard.param] : [])],
         ),
       { commitEarly: true, ...(guard ? { lock: guard.lockKey(tenantId) } : {}) },
@@ -112,7 +109,8 @@ export class RunExecutor {
     if (!run) return; // a duplicate or stale delivery, a cancelled run, or no slot (parked)
     this.runs.publish({ runId, seq: run.last_seq, type: 'run.started' });
     this.opts.onRunStarted?.();
-    let agent: AgentDefinition | ProblemError | undefined = SHIPPED_BY_ID.get(run.agent_id);
+    // Shipped agents need no look-up: a run of one starts without reading the catalog.
+    let agent: AgentDefinition | ProblemError | undefined = shippedAgent(run.agent_id);
     if (!agent) {
       try {
         agent = await this.db.tenant(tenantId, (q) => this.agents.resolve(q, run.agent_id), { commitEarly: true });
@@ -205,7 +203,7 @@ export class RunExecutor {
       async (q) => {
         const finishing = finishRun(q, run, outcome, { workerId: this.workerId, onFinished: this.opts.onFinished, events: pending });
         const waiting = slots
-          ? q.query<{ run_id: string; attempt: number }>('select run_id, attempt from run_outbox where parked order by created_at limit 1')
+          ? q.query<{ run_id: string; attempt: number }>(prepared('select run_id, attempt from run_outbox where parked order by created_at limit 1'))
           : undefined;
         const [f, w] = await Promise.all([finishing, waiting]);
         return { finished: f, parked: w?.rows[0] };

@@ -1,9 +1,9 @@
 // Run state transitions shared by workers and the sweeper. Every transition is conditional on the current state,
 // so terminal states never change and two processes racing on one run cannot both win.
-import type { Queryable } from '../db/database.js';
+import { prepared, type Queryable } from '../db/database.js';
 import { PROBLEM_BASE } from '../http/problem.js';
 import { appendEvents, eventsInsertSql, eventsParam, type NewEvent, type RunSignal } from './events.js';
-import type { RunRow } from './service.js';
+import { RUN_COLUMNS, type RunRow } from './service.js';
 
 export type FinalStatus = 'succeeded' | 'failed' | 'cancelled' | 'timed_out';
 
@@ -49,13 +49,13 @@ export async function finishRun(
     { type: 'run.completed', data: { status: outcome.status, output, error } },
   ];
   const finished = q.query<RunRow>(
-    `with done as (
+    prepared(`with done as (
        update runs set status = $2, output = $3::jsonb, error = $4, finished_at = now(), lease_until = null,
               input_tokens = $5, output_tokens = $6, run_seconds = $7, last_seq = last_seq + $9
         where id = $1 and status = 'running' and ($8::text is null or worker_id = $8)
-        returning *),
+        returning ${RUN_COLUMNS}),
      ev as (${eventsInsertSql('done', 10)})
-     select * from done`,
+     select * from done`),
     [
       run.id,
       outcome.status,

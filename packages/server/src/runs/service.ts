@@ -1,12 +1,20 @@
 // Runs as the API sees them: create (durable before the 201), read, list, cancel, wait, and their events.
-import type { Database, Queryable } from '../db/database.js';
+import { prepared, type Database, type Queryable } from '../db/database.js';
 import { ProblemError, badRequest, notFound } from '../http/problem.js';
 import { newId } from '../ids.js';
+import { SHIPPED_AGENTS, type AgentDefinition } from '../runtimes/index.js';
 import type { AgentService } from '../services/agents.js';
 import type { Principal } from '../services/principal.js';
 import { appendEvents, readEvents, type RunFeed, type RunEventView, type RunSignal } from './events.js';
 import type { OnRunFinished } from './lifecycle.js';
 import type { RunQueue } from './queue.js';
+
+const SHIPPED_BY_REF = new Map(SHIPPED_AGENTS.flatMap((a) => [[a.id, a] as const, [a.name, a] as const]));
+
+/** The shipped agent (echo, the templates) a reference names, by id or name; undefined for a tenant's own. */
+export function shippedAgent(ref: string): AgentDefinition | undefined {
+  return SHIPPED_BY_REF.get(ref);
+}
 
 export const TERMINAL = new Set(['succeeded', 'failed', 'cancelled', 'timed_out']);
 export const CANCEL_CHANNEL = 'gcorp_run_cancel';
@@ -37,6 +45,15 @@ export interface RunRow {
   started_at: Date | null;
   finished_at: Date | null;
 }
+
+/**
+ * RunRow's columns, named rather than `*` in prepared statements: a column added by a later migration must not change
+ * the result type of a statement a running process has prepared.
+ */
+export const RUN_COLUMNS =
+  'id, tenant_id, agent_id, agent_name, status, input, output, error, metadata, timeout_seconds, attempt, max_attempts, ' +
+  'created_by_key_id, created_by_user_id, request_id, input_tokens, output_tokens, run_seconds, last_seq, worker_id, ' +
+  'cancel_requested_at, created_at, started_at, finished_at';
 
 export function runView(r: RunRow) {
   return {
@@ -79,7 +96,11 @@ export interface ListRunsQuery {
 
 /** Hooks other areas attach to a run's life (quotas and metering, issue 4). */
 export interface RunAdmission {
-  /** Runs last in the create transaction (the new run is already visible to it); throws a problem to refuse the run. */
+  /**
+   * Runs last in the create transaction (the new run is already visible to it); rejects with a problem to refuse the
+   * run. Its statements must be issued synchronously and must decide by themselves (a failing statement refuses):
+   * COMMIT is sent right behind them, before their answers.
+   */
   admit?(q: Queryable, principal: Principal): Promise<void>;
 }
 
@@ -100,21 +121,25 @@ export class RunService {
   async create(principal: Principal, body: CreateRunInput, requestId: string): Promise<RunView> {
     const tenantId = principal.tenantId;
     const runId = newId('run');
-    const row = await this.db.tenant(tenantId, async (q) => {
-      const agent = await this.agents.resolve(q, body.agent);
-      this.agents.validateInput(agent, body.input);
+    // A shipped agent needs no look-up; a tenant's own is read first (a run of an agent deleted meanwhile fails with
+    // agent_not_found when it starts).
+    const agent = shippedAgent(body.agent) ?? (await this.db.tenant(tenantId, (q) => this.agents.resolve(q, body.agent), { commitEarly: true }));
+    this.agents.validateInput(agent, body.input);
+    // One round trip: the insert, admission and COMMIT leave together (admission decides in SQL), so the tenant's
+    // quota counter is never held locked while this process works.
+    const row = await this.db.tenant(tenantId, (q) => {
       // One statement stores the run, its run.queued event and its outbox row: the outbox row commits with the run,
       // so if this process dies before the queue has the job, the relay enqueues it.
       const inserted = q.query<RunRow>(
-        `with run as (
+        prepared(`with run as (
            insert into runs (id, tenant_id, agent_id, agent_name, input, metadata, timeout_seconds, max_attempts,
                              created_by_key_id, created_by_user_id, request_id, last_seq)
-           values ($1, $2, $3, $4, $5::jsonb, $6, $7, $8, $9, $10, $11, 1) returning *),
+           values ($1, $2, $3, $4, $5::jsonb, $6, $7, $8, $9, $10, $11, 1) returning ${RUN_COLUMNS}),
          queued as (
            insert into run_events (id, tenant_id, run_id, seq, type, data)
            select $12, tenant_id, id, 1, 'run.queued', jsonb_build_object('attempt', 1) from run),
          outbox as (insert into run_outbox (run_id, tenant_id, attempt) select id, tenant_id, 1 from run)
-         select * from run`,
+         select * from run`),
         [
           runId,
           tenantId,
@@ -134,9 +159,8 @@ export class RunService {
       // held until COMMIT, so it should be held briefly. A refusal rolls the whole transaction back: the run was
       // never created.
       const admitted = this.opts.admission?.admit?.(q, principal);
-      const [res] = await Promise.all([inserted, admitted]);
-      return res.rows[0]!;
-    });
+      return Promise.all([inserted, admitted]).then(([res]) => res.rows[0]!);
+    }, { commitEarly: true });
     await this.dispatch(tenantId, runId, 1);
     return runView(row);
   }
@@ -188,8 +212,8 @@ export class RunService {
             tenantId,
             (q) =>
               q.query(
-                `delete from run_outbox o using unnest($1::text[], $2::int[]) as d(run_id, attempt)
-                  where o.run_id = d.run_id and o.attempt = d.attempt and not o.parked`,
+                prepared(`delete from run_outbox o using unnest($1::text[], $2::int[]) as d(run_id, attempt)
+                  where o.run_id = d.run_id and o.attempt = d.attempt and not o.parked`),
                 [b.runIds, b.attempts],
               ),
             { commitEarly: true },
@@ -203,7 +227,7 @@ export class RunService {
   async dispatchWaiting(tenantId: string): Promise<void> {
     const next = await this.db.tenant(
       tenantId,
-      (q) => q.query<{ run_id: string; attempt: number }>('select run_id, attempt from run_outbox where parked order by created_at limit 1'),
+      (q) => q.query<{ run_id: string; attempt: number }>(prepared('select run_id, attempt from run_outbox where parked order by created_at limit 1')),
       { commitEarly: true },
     );
     const row = next.rows[0];
@@ -215,7 +239,7 @@ export class RunService {
   }
 
   private async row(q: Queryable, runId: string, lock = false): Promise<RunRow> {
-    const res = await q.query<RunRow>(`select * from runs where id = $1${lock ? ' for update' : ''}`, [runId]);
+    const res = await q.query<RunRow>(prepared(`select ${RUN_COLUMNS} from runs where id = $1${lock ? ' for update' : ''}`), [runId]);
     if (!res.rows[0]) throw notFound('Run', runId);
     return res.rows[0];
   }

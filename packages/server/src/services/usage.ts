@@ -1,7 +1,7 @@
 // Usage and plans: metering each finished run (exactly once, with its final state), rollups for reads that never
 // scan raw records, and admission against the plan's hard limits before a run is queued.
 import type { Config, PlanLimits, PlanName } from '../config.js';
-import type { Database, Queryable } from '../db/database.js';
+import { prepared, type Database, type Queryable } from '../db/database.js';
 import { ProblemError, badRequest } from '../http/problem.js';
 import type { RunRow } from '../runs/service.js';
 import type { Principal } from './principal.js';
@@ -62,49 +62,70 @@ export class UsageService {
   }
 
   /**
-   * Admission, inside the run's create transaction. The period counter row is locked (and counted up) first, so
-   * concurrent creates of one tenant are decided one after another and the Nth run passes while the N+1th is refused,
-   * exactly; a refusal rolls the transaction back, the count with it. The checks run in a second statement, with a
-   * snapshot taken once the lock is held; both leave in one round trip.
+   * Admission, inside the run's create transaction, issued synchronously (before its first await) right behind the
+   * run's insert, so the caller may send COMMIT in the same round trip. The period counter row is locked (and
+   * counted up) first, so concurrent creates of one tenant are decided one after another and the Nth run passes while
+   * the N+1th is refused, exactly. The checks are a second statement, with a snapshot taken once the lock is held,
+   * and decide in SQL: a refusal raises (gcorp_refuse_run), which rolls the transaction back, the count with it, and
+   * comes out as a 402 quota_exceeded problem. The lock is never held while waiting for this process.
    */
-  async admit(q: Queryable, principal: Principal): Promise<void> {
-    if (!this.config.limitsEnabled) return;
-    const { start } = periodOf();
-    const counted = q.query<{ runs_admitted: string }>(
-      `insert into quota_counters (tenant_id, period_start, runs_admitted) values ($1, $2, 1)
-       on conflict (tenant_id, period_start) do update set runs_admitted = quota_counters.runs_admitted + 1
-       returning runs_admitted`,
+  admit(q: Queryable, principal: Principal): Promise<void> {
+    if (!this.config.limitsEnabled) return Promise.resolve();
+    const { start, end } = periodOf();
+    const counted = q.query(
+      prepared(`insert into quota_counters (tenant_id, period_start, runs_admitted) values ($1, $2, 1)
+       on conflict (tenant_id, period_start) do update set runs_admitted = quota_counters.runs_admitted + 1`),
       [principal.tenantId, start],
     );
-    const facts = q.query<{ plan: string; limits: Record<string, number | null>; tokens: string; active: number }>(
-      `select t.plan, t.limits,
-              (select coalesce(sum(input_tokens), 0) + coalesce(sum(output_tokens), 0) from usage_rollups
-                where granularity = 'day' and dim = 'all' and bucket >= $1) as tokens,
-              (select count(*)::int from runs where status in ('queued', 'running')) as active
-         from tenants t`,
-      [start],
+    const limit = (name: QuotaName) =>
+      `((case when jsonb_typeof(t.limits -> '${name}') = 'number' then t.limits -> '${name}' else t.base -> '${name}' end) #>> '{}')::bigint`;
+    const checked = q.query(
+      prepared(`with t as (select plan, limits, coalesce($2::jsonb -> plan, $2::jsonb -> 'free') as base from tenants),
+            l as (select plan, ${limit('runs_per_period')} as runs, ${limit('tokens_per_period')} as tokens,
+                         ${limit('concurrent_runs')} as concurrent, coalesce((base ->> 'queue_when_busy')::boolean, false) as queue_when_busy
+                    from t),
+            f as (select l.*,
+                         (select runs_admitted - 1 from quota_counters where period_start = $1) as admitted,
+                         case when l.tokens is not null then
+                           (select coalesce(sum(input_tokens), 0) + coalesce(sum(output_tokens), 0) from usage_rollups
+                             where granularity = 'day' and dim = 'all' and bucket >= $1) end as used_tokens,
+                         -- The count includes the run being admitted (its row is already in this transaction).
+                         case when l.concurrent is not null and not l.queue_when_busy then
+                           (select count(*) - 1 from runs where status in ('queued', 'running')) end as others
+                    from l)
+       select case
+                when runs is not null and admitted >= runs then
+                  gcorp_refuse_run('runs_per_period', jsonb_build_object('limit', runs, 'plan', plan))
+                when tokens is not null and used_tokens >= tokens then
+                  gcorp_refuse_run('tokens_per_period', jsonb_build_object('limit', tokens, 'used', used_tokens))
+                when others is not null and others >= concurrent then
+                  gcorp_refuse_run('concurrent_runs', jsonb_build_object('others', others))
+                else true end as admitted
+         from f`),
+      [start, this.plansParam],
     );
-    const [counter, factsRes] = await Promise.all([counted, facts]);
-    const admitted = Number(counter.rows[0]!.runs_admitted) - 1; // runs admitted before this one
-    const row = factsRes.rows[0]!;
-    const limits = { ...this.limitsFor(row.plan, row.limits), plan: row.plan };
-    if (limits.runs_per_period !== null && admitted >= limits.runs_per_period) {
-      throw quotaExceeded('runs_per_period', `This tenant has used all ${limits.runs_per_period} runs of its ${limits.plan} plan for this period; the quota resets on ${periodOf().end.toISOString()}.`);
-    }
-    if (limits.tokens_per_period !== null) {
-      const tokens = Number(row.tokens);
-      if (tokens >= limits.tokens_per_period) {
-        throw quotaExceeded('tokens_per_period', `This tenant has used ${tokens} of the ${limits.tokens_per_period} tokens of its plan for this period.`);
-      }
-    }
-    if (limits.concurrent_runs !== null && !limits.queue_when_busy) {
-      // The count includes the run being admitted (its row is already in this transaction).
-      const others = row.active - 1;
-      if (others >= limits.concurrent_runs) {
-        throw quotaExceeded('concurrent_runs', `This tenant already has ${others} runs queued or running, the most its plan allows at once; wait for one to finish.`);
-      }
-    }
+    return Promise.all([counted, checked]).then(
+      () => undefined,
+      (err: { code?: string; message?: string; detail?: string }) => {
+        if (err?.code !== 'GQ402') throw err;
+        const f = JSON.parse(err.detail ?? '{}') as Record<string, number | string>;
+        switch (err.message) {
+          case 'runs_per_period':
+            throw quotaExceeded('runs_per_period', `This tenant has used all ${f.limit} runs of its ${f.plan} plan for this period; the quota resets on ${end.toISOString()}.`);
+          case 'tokens_per_period':
+            throw quotaExceeded('tokens_per_period', `This tenant has used ${f.used} of the ${f.limit} tokens of its plan for this period.`);
+          default:
+            throw quotaExceeded('concurrent_runs', `This tenant already has ${f.others} runs queued or running, the most its plan allows at once; wait for one to finish.`);
+        }
+      },
+    );
   }
+
+  /** The plans' limits as a JSON parameter: SQL applies a tenant's overrides to them as limitsFor does. */
+  private get plansParam(): string {
+    return (this.plansJson ??= JSON.stringify(this.config.plans));
+  }
+  private plansJson: string | undefined;
 
   /**
    * For plans that queue instead of refusing: the guard a worker's claim of a run carries, so that two workers cannot
@@ -135,7 +156,7 @@ export class UsageService {
   async record(q: Queryable, run: RunRow): Promise<void> {
     // The rollup rows in a fixed order, so concurrent runs lock them alike; '' as api_key = started by a user session.
     await q.query(
-      `with rec as (
+      prepared(`with rec as (
          insert into usage_records (run_id, tenant_id, agent_name, api_key_id, user_id, status, input_tokens, output_tokens, run_seconds)
          select $1::text, $2::text, $3::text, $4::text, $5::text, $6::text, $7::bigint, $8::bigint, $9::float8
           where exists (select 1 from runs where id = $1 and status = $6 and finished_at is not null)
@@ -150,7 +171,7 @@ export class UsageService {
          runs = usage_rollups.runs + 1,
          input_tokens = usage_rollups.input_tokens + excluded.input_tokens,
          output_tokens = usage_rollups.output_tokens + excluded.output_tokens,
-         run_seconds = usage_rollups.run_seconds + excluded.run_seconds`,
+         run_seconds = usage_rollups.run_seconds + excluded.run_seconds`),
       [
         run.id,
         run.tenant_id,

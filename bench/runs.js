@@ -16,7 +16,12 @@
 // includes that transaction, the enqueue, the worker's pick-up and the start of the claim. For the raw jobs: from
 // just before Queue.add in this process to the start of the processor in the worker (both processes' clocks).
 //
-// Environment: BENCH_RUNS (measured runs per round, default 500), BENCH_RUNS_WARMUP (default 50), BENCH_RAW_JOBS
+// Dispatch is reported twice: under the throughput load (16 lanes: a run waits behind the others for a CPU, so this
+// mostly measures queueing at saturation; raw BullMQ itself is well over 10 ms there), and at light load: one lane,
+// BENCH_LIGHT_RUNS runs (jobs) one after another, which is what the "dispatch p50 under 10 ms" goal is judged on,
+// for both the hub and raw BullMQ.
+//
+// Environment: BENCH_LIGHT_RUNS (default 100), BENCH_RUNS (measured runs per round, default 500), BENCH_RUNS_WARMUP (default 50), BENCH_RAW_JOBS
 // (measured raw jobs per round, default 4x BENCH_RUNS), BENCH_RUN_CONCURRENCY (client lanes, default 16),
 // BENCH_WORKER_CONCURRENCY (hub workers and raw worker, default 16), BENCH_RUN_EVENTS (echo's `events`, default 3),
 // BENCH_ROUNDS (default 1; each backend measured that many times, hub and raw alternating; medians reported),
@@ -85,6 +90,7 @@ const settings = {
   workerConcurrency: envInt('BENCH_WORKER_CONCURRENCY', 16, { min: 1, max: 256 }),
   events: envInt('BENCH_RUN_EVENTS', 3, { min: 0, max: 100 }),
   rounds: envInt('BENCH_ROUNDS', 1, { min: 1, max: 20 }),
+  lightRuns: envInt('BENCH_LIGHT_RUNS', 100, { min: 10, max: 10_000 }),
   cpuProfile: process.env.BENCH_CPU_PROF === '1',
   // Diagnosis only: BENCH_RUN_LIMITS=off runs the hub with limitsEnabled false (no admission, slots or rate limits).
   limitsEnabled: !['0', 'off', 'false'].includes((process.env.BENCH_RUN_LIMITS ?? '').trim().toLowerCase()),
@@ -94,9 +100,11 @@ settings.rawWarmup = Math.max(settings.warmupRuns, Math.min(500, Math.round(sett
 
 // Each phase is bounded on its own (below); the whole run too.
 const hubPhaseMs = (count) => 60_000 + count * 250;
+const lightPhaseMs = (count) => 30_000 + count * 500;
 const rawPhaseMs = (count) => 60_000 + count * 50;
 const backendsCount = process.env.REDIS_URL?.trim() ? 2 : 1;
-const perRoundS = (hubPhaseMs(settings.runs + settings.warmupRuns) + rawPhaseMs(settings.rawJobs + settings.rawWarmup)) / 1000 + 60;
+const perRoundS =
+  (hubPhaseMs(settings.runs + settings.warmupRuns) + lightPhaseMs(settings.lightRuns) + rawPhaseMs(settings.rawJobs + settings.rawWarmup + settings.lightRuns)) / 1000 + 60;
 const timeoutMs = envInt('BENCH_TIMEOUT_S', Math.round(240 + backendsCount * settings.rounds * perRoundS), { min: 30, max: 4 * 3600 }) * 1000;
 
 await runBench(NAME, main, { timeoutMs });
@@ -231,12 +239,19 @@ async function main() {
             // Dispatch latency and the checks of every measured run, from the database.
             Object.assign(run, await inspectRuns(db.url, state.tenantId, run.ids, settings.events));
             delete run.ids;
+            // Light load: one lane, one run at a time.
+            log(`${backend}${tag}: hub light load, ${settings.lightRuns} runs on one lane`);
+            const light = await withTimeout(hubRuns(client, state.auth, input, settings.lightRuns, 1), lightPhaseMs(settings.lightRuns), 'hub light load');
+            const lightChecks = await inspectRuns(db.url, state.tenantId, light.ids, settings.events);
+            run.lightDispatch = lightChecks.dispatch;
+            run.problems.push(...light.problems, ...lightChecks.problems);
             run.valid = run.problems.length === 0;
             entry.hub = run;
             log(
               `  ${formatNumber(run.ratePerSec, 1)} runs/s, e2e p50 ${formatNumber(run.latency.p50, 1)} ms p99 ${formatNumber(run.latency.p99, 1)} ms, ` +
                 `dispatch p50 ${formatNumber(run.dispatch.p50, 2)} ms p99 ${formatNumber(run.dispatch.p99, 2)} ms, ` +
-                `POST /v1/runs p50 ${formatNumber(run.create.p50, 1)} ms p99 ${formatNumber(run.create.p99, 1)} ms` +
+                `POST /v1/runs p50 ${formatNumber(run.create.p50, 1)} ms p99 ${formatNumber(run.create.p99, 1)} ms, ` +
+                `light-load dispatch p50 ${formatNumber(run.lightDispatch.p50, 2)} ms p99 ${formatNumber(run.lightDispatch.p99, 2)} ms` +
                 (run.valid ? '' : `, INVALID: ${run.problems.slice(0, 5).join('; ')}`),
             );
           } finally {
@@ -275,11 +290,16 @@ async function main() {
             const meters = { loadGenerator: processCpuMeter(), machine: machineCpuMeter(), postgres: await pgBackendCpuMeter(pg.ownerUrl, db.name) };
             const run = await withTimeout(raw.run(settings.rawJobs, settings.concurrency, 'm'), rawPhaseMs(settings.rawJobs), 'raw jobs');
             run.cpu = await cpuFigures(worker, meters, run);
+            const light = await withTimeout(raw.run(settings.lightRuns, 1, 'l'), rawPhaseMs(settings.lightRuns), 'raw light load');
+            run.lightDispatch = light.dispatch;
+            run.problems.push(...light.problems);
+            run.valid = run.valid && light.valid;
             raw.close();
             entry.raw = run;
             log(
               `  ${formatNumber(run.ratePerSec, 1)} jobs/s, e2e p50 ${formatNumber(run.latency.p50, 2)} ms p99 ${formatNumber(run.latency.p99, 2)} ms, ` +
-                `dispatch p50 ${formatNumber(run.dispatch.p50, 2)} ms p99 ${formatNumber(run.dispatch.p99, 2)} ms` +
+                `dispatch p50 ${formatNumber(run.dispatch.p50, 2)} ms p99 ${formatNumber(run.dispatch.p99, 2)} ms, ` +
+                `light-load dispatch p50 ${formatNumber(run.lightDispatch.p50, 2)} ms p99 ${formatNumber(run.lightDispatch.p99, 2)} ms` +
                 (run.valid ? '' : `, INVALID: ${run.problems.slice(0, 5).join('; ')}`),
             );
           } finally {
@@ -329,6 +349,8 @@ async function main() {
             formatNumber(r.latency.p99, 2),
             formatNumber(r.dispatch.p50, 2),
             formatNumber(r.dispatch.p99, 2),
+            formatNumber(r.lightDispatch.p50, 2),
+            formatNumber(r.lightDispatch.p99, 2),
             r.create ? formatNumber(r.create.p50, 2) : '-',
             pct(r.cpu?.server_pct_of_core),
             pct(r.cpu?.postgres_pct_of_core),
@@ -338,7 +360,7 @@ async function main() {
             formatNumber(r.cpu?.postgres_ms_per_item, 2),
             r.valid ? 'ok' : `INVALID: ${r.problems.slice(0, 3).join('; ')}`,
           ]
-        : [label, '-', '-', ...(settings.rounds > 1 ? ['-'] : []), '-', '-', '-', '-', '-', '-', '-', '-', '-', '-', '-', 'not measured'];
+        : [label, '-', '-', ...(settings.rounds > 1 ? ['-'] : []), '-', '-', '-', '-', '-', '-', '-', '-', '-', '-', '-', '-', '-', 'not measured'];
     printTable(
       [
         { title: 'target' },
@@ -349,6 +371,8 @@ async function main() {
         { title: 'e2e p99 ms', align: 'right' },
         { title: 'dispatch p50 ms', align: 'right' },
         { title: 'dispatch p99 ms', align: 'right' },
+        { title: 'light dispatch p50', align: 'right' },
+        { title: 'light dispatch p99', align: 'right' },
         { title: 'create p50 ms', align: 'right' },
         { title: 'server cpu', align: 'right' },
         { title: 'pg cpu', align: 'right' },
@@ -364,7 +388,7 @@ async function main() {
       [{ title: 'goal' }, { title: 'value', align: 'right' }, { title: 'target', align: 'right' }],
       [
         ['hub runs/s / raw BullMQ jobs/s', formatRatio(out.ratio), `>= ${GOALS.rateVsBullmq}x`],
-        ['hub dispatch p50 (queued -> started)', out.hub ? `${formatNumber(out.hub.dispatch.p50, 2)} ms` : '-', `< ${GOALS.dispatchP50Ms} ms`],
+        ['hub dispatch p50 at light load (queued -> started, one lane)', out.hub ? `${formatNumber(out.hub.lightDispatch.p50, 2)} ms` : '-', `< ${GOALS.dispatchP50Ms} ms`],
       ],
     );
     for (const note of out.notes) console.log(`note: ${note}`);
@@ -388,10 +412,13 @@ async function main() {
         detail: `${backend}: ${formatNumber(out.hub?.ratePerSec, 1)} echo runs/s = ${formatRatio(out.ratio)} raw BullMQ ${formatNumber(out.raw?.ratePerSec, 1)} jobs/s (goal >= ${GOALS.rateVsBullmq}x)${noisy}`,
       }),
       goalMax(`${backend}_dispatch_p50`, {
-        value: out.hub?.dispatch.p50 ?? null,
+        value: out.hub?.lightDispatch.p50 ?? null,
         max: GOALS.dispatchP50Ms,
         valid: Boolean(out.hub?.valid),
-        detail: `${backend}: queued-to-started p50 ${formatNumber(out.hub?.dispatch.p50, 2)} ms, p99 ${formatNumber(out.hub?.dispatch.p99, 2)} ms (goal p50 < ${GOALS.dispatchP50Ms} ms; raw BullMQ p50 ${formatNumber(out.raw?.dispatch.p50, 2)} ms)${noisy}`,
+        detail:
+          `${backend}: queued-to-started at light load p50 ${formatNumber(out.hub?.lightDispatch.p50, 2)} ms, p99 ${formatNumber(out.hub?.lightDispatch.p99, 2)} ms ` +
+          `(goal p50 < ${GOALS.dispatchP50Ms} ms; raw BullMQ ${formatNumber(out.raw?.lightDispatch.p50, 2)} ms); under the ${settings.concurrency}-lane throughput load ` +
+          `p50 ${formatNumber(out.hub?.dispatch.p50, 2)} ms (raw BullMQ ${formatNumber(out.raw?.dispatch.p50, 2)} ms)${noisy}`,
       }),
     );
   }
@@ -612,6 +639,7 @@ function summarizeBackend(out) {
       rateMax: Math.max(...rates),
       latency: { p50: med((r) => r.latency.p50), p99: med((r) => r.latency.p99) },
       dispatch: { p50: med((r) => r.dispatch.p50), p99: med((r) => r.dispatch.p99) },
+      lightDispatch: { p50: med((r) => r.lightDispatch?.p50), p99: med((r) => r.lightDispatch?.p99) },
       create: list[0].create ? { p50: med((r) => r.create.p50), p99: med((r) => r.create.p99) } : null,
       cpu: {
         server_pct_of_core: med((r) => r.cpu?.server_pct_of_core),

@@ -1,6 +1,7 @@
 // The base of every gcorp command: the global flags (--json, --profile, --server, --debug), parsing, the context
 // (profile, server, credential, SDK client) and one way of reporting errors with the exit codes of PRODUCT.md.
 import { Command } from '@oclif/core/command';
+import { Config } from '@oclif/core/config';
 import * as Flags from '@oclif/core/flags';
 import type { Interfaces } from '@oclif/core';
 import type { Context } from './lib/context.js';
@@ -38,6 +39,20 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
   protected out: Output = Output.plain();
   #ctx: Context | undefined;
 
+  /**
+   * oclif's `Command.run` loads the configuration again when it is handed one (for plugins built against another
+   * @oclif/core); gcorp's commands are built with the @oclif/core that loaded it, and run with it as it is.
+   */
+  static override async run<T extends Command>(
+    this: new (argv: string[], config: Config) => T,
+    argv?: string[],
+    opts?: Interfaces.LoadOptions,
+  ): Promise<ReturnType<T['run']>> {
+    if (!(opts instanceof Config)) return Command.run.call(this, argv, opts) as Promise<ReturnType<T['run']>>;
+    const command = new this(argv ?? process.argv.slice(2), opts) as T & { _run(): Promise<ReturnType<T['run']>> };
+    return command._run();
+  }
+
   override async init(): Promise<void> {
     await super.init();
     const beforeDashes = this.argv.indexOf('--') === -1 ? this.argv : this.argv.slice(0, this.argv.indexOf('--'));
@@ -60,7 +75,7 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
   protected async context(): Promise<Context> {
     if (!this.#ctx) {
       const { Context } = await import('./lib/context.js');
-      this.#ctx = new Context(this.out, { json: this.flags.json, debug: this.flags.debug, profile: this.flags.profile, server: this.flags.server });
+      this.#ctx = new Context(this.out, { json: this.flags.json, debug: this.flags.debug, profile: this.flags.profile, server: this.flags.server }, this.config.version);
     }
     return this.#ctx;
   }

@@ -1,9 +1,11 @@
 // Start-up: commands are found through oclif.manifest.json (current with the compiled commands), every command has a
 // summary and examples, and `gcorp --version` and `gcorp --help` load almost nothing: no command, no SDK, no zod, no
-// conf (commands import those inside run()).
+// conf (commands import those inside run()). What a run loads is read from the ES module loader (the files of dist/)
+// and dist/bundle.json (the sources each of those files holds: the build bundles them).
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN, CLI_DIR, cliEnv, tempDir } from './helpers/cli.js';
@@ -35,6 +37,27 @@ async function importsOf(args: string[], env: Record<string, string> = {}): Prom
   const file = join(work.dir, `imports-${args.join('_').replace(/\W+/g, '_')}.txt`);
   await run(process.execPath, ['--import', RECORDER, BIN, ...args], { env: { ...cliEnv(work.dir, env), RECORD_IMPORTS: file } });
   return readFileSync(file, 'utf8').trim().split('\n');
+}
+
+/**
+ * The sources `gcorp ...args` loads: for each file of dist/ it imports, the sources bundled into it (paths relative
+ * to packages/cli: `src/commands/whoami.ts`, `../sdk/dist/esm/client.js`, `../../node_modules/zod/...`), and the
+ * URLs of anything else (node_modules packages left out of the bundle).
+ */
+async function sourcesOf(args: string[], env: Record<string, string> = {}): Promise<string[]> {
+  const bundle = JSON.parse(readFileSync(join(CLI_DIR, 'dist', 'bundle.json'), 'utf8')) as { outputs: Record<string, string[]> };
+  const distUrl = pathToFileURL(join(CLI_DIR, 'dist')).href + '/';
+  const sources = new Set<string>();
+  for (const url of await importsOf(args, env)) {
+    if (!url.startsWith(distUrl)) {
+      sources.add(url);
+      continue;
+    }
+    const inputs = bundle.outputs[`dist/${url.slice(distUrl.length)}`];
+    if (!inputs) throw new Error(`${url} is not in dist/bundle.json: rebuild`);
+    for (const input of inputs) sources.add(input);
+  }
+  return [...sources];
 }
 
 describe('the oclif manifest', () => {
@@ -75,8 +98,8 @@ describe('shell completion', () => {
 });
 
 describe('start-up loads only what the command needs', () => {
-  const heavy = (urls: string[]) =>
-    urls.filter((u) => /\/dist\/commands\/|\/packages\/sdk\/|\/node_modules\/(zod|conf|undici|ora|chalk|@napi-rs)\//.test(u));
+  const heavy = (sources: string[]) =>
+    sources.filter((s) => /^src\/commands\/|^\.\.\/sdk\/|\/packages\/sdk\/|undici|\/node_modules\/(zod|conf|ora|chalk|@napi-rs)\//.test(s));
 
   it('--version loads no oclif at all', async () => {
     const urls = await importsOf(['--version']);
@@ -84,15 +107,19 @@ describe('start-up loads only what the command needs', () => {
   });
 
   it('--help loads no command, SDK or schema library', async () => {
-    expect(heavy(await importsOf(['--help']))).toEqual([]);
-    expect(heavy(await importsOf(['runs', '--help']))).toEqual([]);
+    expect(heavy(await sourcesOf(['--help']))).toEqual([]);
+    expect(heavy(await sourcesOf(['runs', '--help']))).toEqual([]);
   });
 
   it('a command loads itself and the SDK, and no config file library when flags and env give everything', async () => {
-    const urls = await importsOf(['whoami', '--json'], { GCORP_API_KEY: TEST_KEY, GCORP_SERVER_URL: hub.url });
-    expect(urls.some((u) => u.endsWith('/dist/commands/whoami.js'))).toBe(true);
-    expect(urls.some((u) => u.includes('/packages/sdk/'))).toBe(true);
-    expect(urls.filter((u) => /\/dist\/commands\/(?!whoami)/.test(u))).toEqual([]);
-    expect(urls.filter((u) => /\/node_modules\/(conf|zod|ora|@napi-rs)\//.test(u))).toEqual([]);
+    const sources = await sourcesOf(['whoami', '--json'], { GCORP_API_KEY: TEST_KEY, GCORP_SERVER_URL: hub.url });
+    expect(sources).toContain('src/commands/whoami.ts');
+    expect(sources).toContain('../sdk/dist/esm/client.js');
+    expect(sources.filter((s) => /^src\/commands\/(?!whoami\.ts$)/.test(s))).toEqual([]);
+    expect(sources.filter((s) => /\/node_modules\/(conf|zod|ora|@napi-rs)\//.test(s))).toEqual([]);
+    // The SDK's transport without undici's index (fetch, WebSocket, caches, mocks: see scripts/build.mjs).
+    expect(sources).toContain('../../node_modules/undici/lib/dispatcher/agent.js');
+    const undiciIndex = ['index.js', 'lib/web/fetch/index.js', 'lib/web/websocket/websocket.js', 'lib/mock/mock-agent.js', 'lib/cache/memory-cache-store.js'];
+    expect(sources.filter((s) => undiciIndex.some((file) => s.endsWith(`/node_modules/undici/${file}`)))).toEqual([]);
   });
 });

@@ -12,7 +12,6 @@ import { withLockFile } from './lock.js';
 import type { Output } from './output.js';
 import { configDir } from './paths.js';
 import { DEFAULT_PROFILE, PROFILE_NAME } from './profile-name.js';
-import { cliVersion } from './version.js';
 
 export const DEFAULT_SERVER = 'http://127.0.0.1:4100';
 export const CLIENT_ID = 'gcorp-cli';
@@ -73,15 +72,18 @@ function describeSource(source: Source, flag: string, env: string): string {
 export class Context {
   readonly out: Output;
   readonly flags: GlobalFlags;
+  /** gcorp's version (user agent). */
+  readonly version: string;
   #config: Promise<ConfigStore> | undefined;
   #profile: Promise<Resolved<string>> | undefined;
   #server: Promise<Resolved<string>> | undefined;
   #credential: Promise<ResolvedCredential | undefined> | undefined;
   #knownServer: string | undefined;
 
-  constructor(out: Output, flags: GlobalFlags) {
+  constructor(out: Output, flags: GlobalFlags, version: string) {
     this.out = out;
     this.flags = flags;
+    this.version = version;
   }
 
   /** config.json, read on first use only: commands whose settings all come from flags and env never touch it. */
@@ -196,7 +198,7 @@ export class Context {
       baseUrl,
       logger: stderrLogger(),
       logLevel: this.out.debug ? ('debug' as const) : ('warn' as const),
-      defaultHeaders: { 'user-agent': `gcorp-cli/${cliVersion()} genericcorp-sdk-node/${sdk.VERSION} node/${process.versions.node}` },
+      defaultHeaders: { 'user-agent': `gcorp-cli/${this.version} genericcorp-sdk-node/${sdk.VERSION} node/${process.versions.node}` },
     };
     if (!credential) return new sdk.GenericCorp({ ...common, apiKey: null, accessToken: null });
     const { secret } = credential;

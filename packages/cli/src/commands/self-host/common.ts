@@ -3,14 +3,16 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { CliError } from '../../lib/errors.js';
 import { formatIssues } from '../../lib/validation.js';
 
-/** The templates shipped in the package (templates/self-host/), or GCORP_SELF_HOST_TEMPLATES (custom templates, tests). */
-export function templatesDir(): string {
-  return process.env.GCORP_SELF_HOST_TEMPLATES || fileURLToPath(new URL('../../../templates/self-host/', import.meta.url));
+/**
+ * The templates shipped in the package (templates/self-host/ under `root`, the package's folder: `this.config.root`),
+ * or GCORP_SELF_HOST_TEMPLATES (custom templates, tests).
+ */
+export function templatesDir(root: string): string {
+  return process.env.GCORP_SELF_HOST_TEMPLATES || join(root, 'templates', 'self-host');
 }
 
 const relativePath = z

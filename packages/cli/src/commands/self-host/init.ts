@@ -25,7 +25,7 @@ Refuses a directory that is not empty, and never replaces an existing .env, unle
   };
 
   async run(): Promise<void> {
-    const source = templatesDir();
+    const source = templatesDir(this.config.root);
     if (!existsSync(source) || !statSync(source).isDirectory()) {
       throw new CliError(`The self-host templates are missing from this installation (${source}).`, {
         code: 'templates_missing',

@@ -15,8 +15,7 @@ if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-v')) {
     // compiler (TurboFan) on a background thread, which a process has to wait for when it exits: about 100 ms of CPU
     // for a command that makes a request or two. Its baseline code (Liftoff) parses a CLI's responses just as well.
     // Not for `gcorp server start`, a long-running hub.
-    const { setFlagsFromString } = await import('node:v8');
-    setFlagsFromString('--liftoff-only');
+    process.getBuiltinModule('node:v8').setFlagsFromString('--liftoff-only');
   }
   const { main } = await import('../dist/main.js');
   await main(argv);

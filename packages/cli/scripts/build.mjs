@@ -10,11 +10,13 @@
 // - undici without its index. The SDK's `import ... from 'undici'` is given undici's agent, proxy agents and request
 //   API, resolved at build time against the undici the SDK depends on, instead of undici's index.js, which also loads
 //   fetch, WebSocket, the caches, the mocks and every interceptor: about half of undici's start-up, none of it used.
+//   Each is a module of its own that the bundle leaves out when nothing uses it (gcorp makes no proxy agent:
+//   src/lib/sdk.ts), and of the request API only `request` is loaded up front (the SDK's only call).
 // - Lazy requires. @oclif/core requires at load time everything it may ever need (help, spinners, globbing, ...), and
 //   undici's client its HTTP/2 client (and node:http2); their top-level `const x = require("...")` become stand-ins
-//   that require the module on first use (scripts/lazy-require.cjs).
-// - Built-in modules without ES module facades: an ES module `import` of `node:fs` makes Node build a facade module
-//   of its exports; the bundle takes built-ins from `process.getBuiltinModule()` (Node >= 20.16) instead.
+//   that require the module on first use (scripts/bundle-runtime.cjs).
+// - A few exact rewrites of oclif's start-up path (REWRITES, wslUtilsIsWslOnly below): each the same behaviour
+//   without a cost a CLI pays on every run.
 //
 // Left outside the bundle: what must be found on disk at run time (the keychain's native binding, `open` with the
 // xdg-open script beside it, the optional server package, oclif's plugins), and typescript/ts-node, which oclif only
@@ -23,7 +25,7 @@
 // dist/bundle.json records which sources each output file holds (tests read it to check what a command loads).
 import { build } from 'esbuild';
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { builtinModules, createRequire } from 'node:module';
+import { createRequire } from 'node:module';
 import { dirname, join, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -58,32 +60,46 @@ const EXTERNAL = [
 function undiciWithoutIndex() {
   const sdkDir = dirname(createRequire(join(root, 'package.json')).resolve('@genericcorp/sdk/package.json'));
   const undiciDir = dirname(createRequire(join(sdkDir, 'package.json')).resolve('undici/package.json'));
-  const modules = {
-    Dispatcher: 'dispatcher/dispatcher.js',
-    api: 'api/index.js',
-    Agent: 'dispatcher/agent.js',
-    ProxyAgent: 'dispatcher/proxy-agent.js',
-    EnvHttpProxyAgent: 'dispatcher/env-http-proxy-agent.js',
+  const lib = (file) => {
+    const path = join(undiciDir, 'lib', file);
+    if (!existsSync(path)) throw new Error(`${path} is missing: scripts/build.mjs needs updating for this undici`);
+    return JSON.stringify(path);
   };
-  for (const file of Object.values(modules)) {
-    if (!existsSync(join(undiciDir, 'lib', file))) {
-      throw new Error(`${join(undiciDir, 'lib', file)} is missing: scripts/build.mjs needs updating for this undici`);
-    }
-  }
-  // What undici's index.js does for these: the request API (request, stream, pipeline, ...) on every dispatcher. An
-  // import of anything else from 'undici' by the SDK fails the build here ("No matching export"): add it above.
-  const contents = [
-    ...Object.entries(modules).map(([name, file]) => `import ${name} from ${JSON.stringify(join(undiciDir, 'lib', file))};`),
-    'Object.assign(Dispatcher.prototype, api);',
-    'export { Agent, Dispatcher, EnvHttpProxyAgent, ProxyAgent };',
+  // What undici's index.js does for its dispatchers: the request API on Dispatcher.prototype (request up front; the
+  // others, which the SDK does not call, loaded on first call).
+  const api = [
+    `const Dispatcher = require(${lib('dispatcher/dispatcher.js')});`,
+    `Dispatcher.prototype.request = require(${lib('api/api-request.js')});`,
+    ...['stream', 'pipeline', 'upgrade', 'connect'].map(
+      (name) => `Dispatcher.prototype.${name} = function ${name}(...args) { return require(${lib(`api/api-${name}.js`)}).apply(this, args); };`,
+    ),
+    'module.exports = Dispatcher;',
   ].join('\n');
+  // The exports the SDK imports; anything else fails the build here ("No matching export"): add it.
+  const parts = {
+    Dispatcher: `module.exports = require('undici-part:api');`,
+    Agent: `require('undici-part:api'); module.exports = require(${lib('dispatcher/agent.js')});`,
+    ProxyAgent: `require('undici-part:api'); module.exports = require(${lib('dispatcher/proxy-agent.js')});`,
+    EnvHttpProxyAgent: `require('undici-part:api'); module.exports = require(${lib('dispatcher/env-http-proxy-agent.js')});`,
+  };
+  const index = Object.keys(parts).map((name) => `export { default as ${name} } from 'undici-part:${name}';`).join('\n');
   return {
     name: 'undici-without-index',
     setup(b) {
       b.onResolve({ filter: /^undici$/ }, (args) =>
-        args.importer.startsWith(sdkDir + sep) ? { path: 'undici', namespace: 'undici-without-index' } : undefined,
+        args.importer.startsWith(sdkDir + sep) ? { path: 'undici', namespace: 'undici-without-index', sideEffects: false } : undefined,
       );
-      b.onLoad({ filter: /.*/, namespace: 'undici-without-index' }, () => ({ contents, loader: 'js', resolveDir: undiciDir }));
+      b.onResolve({ filter: /^undici-part:/ }, (args) => ({
+        path: args.path,
+        namespace: 'undici-without-index',
+        // The parts do nothing but export (the API part sets up the prototype every part needs, and is kept with them).
+        sideEffects: args.path === 'undici-part:api',
+      }));
+      b.onLoad({ filter: /.*/, namespace: 'undici-without-index' }, (args) => ({
+        contents: args.path === 'undici' ? index : args.path === 'undici-part:api' ? api : parts[args.path.slice('undici-part:'.length)],
+        loader: 'js',
+        resolveDir: undiciDir,
+      }));
     },
   };
 }
@@ -99,44 +115,63 @@ const LAZY = [
   { file: /\/node_modules\/@oclif\/core\/lib\/.*\.js$/, module: () => true },
   { file: /\/node_modules\/undici\/lib\/dispatcher\/client\.js$/, module: (m) => m === './client-h2.js' },
 ];
-const LAZY_HELPER = join(root, 'scripts', 'lazy-require.cjs');
-function lazyRequires() {
+/**
+ * Other rewrites, each of one exact piece of code (the build fails when it is not found, e.g. in a new version).
+ * - oclif sorts a plugin's commands with `localeCompare`, whose first call in a process builds an ICU collator
+ *   (~7 ms): gcorp's ids are compared without one (same order; scripts/bundle-runtime.cjs).
+ */
+const REWRITES = [
+  {
+    file: /\/node_modules\/@oclif\/core\/lib\/config\/plugin\.js$/,
+    from: '.sort((a, b) => a.id.localeCompare(b.id));',
+    to: '.sort((a, b) => __gcorpCompareIds(a.id, b.id));',
+  },
+];
+const RUNTIME = join(root, 'scripts', 'bundle-runtime.cjs');
+
+function rewrites() {
   return {
-    name: 'lazy-requires',
+    name: 'rewrites',
     setup(b) {
       b.onLoad({ filter: /\/node_modules\/(@oclif\/core|undici)\/lib\/.*\.js$/ }, (args) => {
-        const rule = LAZY.find((r) => r.file.test(args.path));
-        if (!rule) return undefined;
-        let lazy = 0;
-        const contents = readFileSync(args.path, 'utf8').replace(TOP_LEVEL_REQUIRE, (line, decl, name, expr, _quote, module) => {
-          if (!rule.module(module)) return line;
-          lazy++;
-          return `${decl} ${name} = __gcorpLazy(() => ${expr});`;
-        });
-        if (lazy === 0) return undefined;
-        return { contents: `const { __gcorpLazy } = require(${JSON.stringify(LAZY_HELPER)});\n${contents}`, loader: 'js' };
+        let contents = readFileSync(args.path, 'utf8');
+        const lazy = LAZY.find((r) => r.file.test(args.path));
+        if (lazy) {
+          contents = contents.replace(TOP_LEVEL_REQUIRE, (line, decl, name, expr, _quote, module) =>
+            lazy.module(module) ? `${decl} ${name} = __gcorpLazy(() => ${expr});` : line,
+          );
+        }
+        for (const r of REWRITES.filter((r) => r.file.test(args.path))) {
+          if (!contents.includes(r.from)) throw new Error(`${args.path} no longer has \`${r.from}\`: update REWRITES in scripts/build.mjs`);
+          contents = contents.replace(r.from, r.to);
+        }
+        const helpers = ['__gcorpLazy', '__gcorpCompareIds'].filter((name) => contents.includes(`${name}(`));
+        if (helpers.length === 0) return undefined;
+        return { contents: `const { ${helpers.join(', ')} } = require(${JSON.stringify(RUNTIME)});\n${contents}`, loader: 'js' };
       });
     },
   };
 }
 
 /**
- * Static ES module imports of Node's built-ins, served by `process.getBuiltinModule()` (no facade module). Not
- * `import('node:...')`: a chunk of its own would only have the default export.
+ * oclif imports wsl-utils for its `isWsl` alone (Config.load: is the platform WSL?); wsl-utils also loads
+ * child_process, fs/promises and a PowerShell helper. oclif's import of it gets is-wsl, what wsl-utils takes `isWsl`
+ * from (an import of anything else from it fails the build: "No matching export").
  */
-function builtinsWithoutFacade() {
-  const names = new Set(builtinModules.flatMap((m) => [m, `node:${m}`]));
+function wslUtilsIsWslOnly() {
   return {
-    name: 'builtins-without-facade',
+    name: 'wsl-utils-is-wsl-only',
     setup(b) {
-      b.onResolve({ filter: /^(node:)?[a-z_/0-9]+$/ }, (args) => {
-        if (!names.has(args.path) || args.kind !== 'import-statement') return undefined;
-        return { path: args.path.startsWith('node:') ? args.path : `node:${args.path}`, namespace: 'builtin' };
+      b.onResolve({ filter: /^wsl-utils$/ }, async (args) => {
+        if (!/\/node_modules\/@oclif\/core\//.test(args.importer)) return undefined;
+        const real = await b.resolve('wsl-utils', { kind: args.kind, resolveDir: args.resolveDir });
+        if (real.errors.length > 0) return { errors: real.errors };
+        return { path: real.path, namespace: 'wsl-utils-is-wsl-only' };
       });
-      // CommonJS, so that importers read the built-in's properties when they use them, as with `require`.
-      b.onLoad({ filter: /.*/, namespace: 'builtin' }, (args) => ({
-        contents: `module.exports = process.getBuiltinModule(${JSON.stringify(args.path)});`,
+      b.onLoad({ filter: /.*/, namespace: 'wsl-utils-is-wsl-only' }, (args) => ({
+        contents: "export { default as isWsl } from 'is-wsl';",
         loader: 'js',
+        resolveDir: dirname(args.path),
       }));
     },
   };
@@ -155,7 +190,7 @@ const result = await build({
   target: 'node20',
   chunkNames: 'chunks/[name]-[hash]',
   external: EXTERNAL,
-  plugins: [undiciWithoutIndex(), lazyRequires(), builtinsWithoutFacade()],
+  plugins: [undiciWithoutIndex(), rewrites(), wslUtilsIsWslOnly()],
   // The bundled CommonJS packages call require() (Node's built-ins, and oclif for plugins and require.resolve).
   banner: { js: "const require = process.getBuiltinModule('node:module').createRequire(import.meta.url);" },
   legalComments: 'none',

@@ -27,6 +27,20 @@ function ownCommandWords(): Set<string> {
   }
 }
 
+/** oclif's logger when DEBUG is not set: its own (the `debug` package) only loads to find nothing to print. */
+function silentLogger(namespace: string): Interfaces.Logger {
+  const nothing = () => undefined;
+  return {
+    namespace,
+    child: (ns, delimiter = ':') => silentLogger(`${namespace}${delimiter}${ns}`),
+    debug: nothing,
+    error: nothing,
+    info: nothing,
+    trace: nothing,
+    warn: nothing,
+  };
+}
+
 /**
  * How oclif loads the configuration. gcorp has no user-installed plugins (no `plugins install`), so oclif does not
  * look for them; and when one of gcorp's own commands or topics is run, the plugins it ships (autocomplete) are not
@@ -37,6 +51,7 @@ function loadOptions(argv: string[]): Interfaces.LoadOptions {
   const first = argv[0];
   const own = first !== undefined && !first.startsWith('-') && ownCommandWords().has(first.split(':')[0]!);
   return {
+    ...(process.env.DEBUG ? {} : { logger: silentLogger('oclif') }),
     root: ROOT,
     pjson: own ? { ...pjson, oclif: { ...pjson.oclif, plugins: [] } } : pjson,
     userPlugins: false,

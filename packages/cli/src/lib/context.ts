@@ -189,7 +189,7 @@ export class Context {
   async client(options: ClientOptions = {}): Promise<GenericCorp> {
     const auth = options.auth ?? 'required';
     const [sdk, { value: baseUrl }, credential] = await Promise.all([
-      import('@genericcorp/sdk'),
+      import('./sdk.js'),
       this.server(),
       auth === 'none' ? Promise.resolve(undefined) : options.credential === 'stored' ? this.storedCredential() : this.credential(),
     ]);
@@ -258,7 +258,7 @@ class SessionTokens {
         return;
       }
       const current = latest?.kind === 'session' ? latest : this.#secret;
-      const { GenericCorp, OAuthError } = await import('@genericcorp/sdk');
+      const { GenericCorp, OAuthError } = await import('./sdk.js');
       const { value: baseUrl } = await this.#ctx.server();
       const gc = new GenericCorp({ baseUrl, apiKey: null, accessToken: null, logger: stderrLogger(), logLevel: this.#ctx.out.debug ? 'debug' : 'warn' });
       try {

@@ -251,7 +251,7 @@ export async function waitForRun(
   const { startProgress } = await import('../../lib/progress.js');
   const label = (run?: Run) => `Waiting for run ${runId}${run ? ` (${run.agent}, ${run.status})` : ''}`;
   const progress = await startProgress(out, label(options.initial));
-  const { RunWaitTimeoutError } = await import('@genericcorp/sdk');
+  const { RunWaitTimeoutError } = await import('../../lib/sdk.js');
   try {
     for (;;) {
       const remaining = options.deadline === undefined ? WAIT_SLICE_MS : Math.min(WAIT_SLICE_MS, options.deadline - Date.now());

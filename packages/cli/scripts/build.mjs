@@ -65,13 +65,23 @@ function undiciWithoutIndex() {
     if (!existsSync(path)) throw new Error(`${path} is missing: scripts/build.mjs needs updating for this undici`);
     return JSON.stringify(path);
   };
-  // What undici's index.js does for its dispatchers: the request API on Dispatcher.prototype (request up front; the
-  // others, which the SDK does not call, loaded on first call).
+  // What undici's index.js does for its dispatchers: the request API (every method api/index.js lists) on
+  // Dispatcher.prototype, `request` up front, the others, which the SDK does not call, loaded on their first call.
+  const methods = readFileSync(join(undiciDir, 'lib', 'api', 'index.js'), 'utf8')
+    .split('\n')
+    .filter((line) => line.trim() !== '' && line.trim() !== "'use strict'")
+    .map((line) => {
+      const m = /^module\.exports\.(\w+) = require\('\.\/([\w-]+)'\)$/.exec(line.trim());
+      if (!m) throw new Error(`undici's lib/api/index.js has \`${line}\`: scripts/build.mjs needs updating for this undici`);
+      return { name: m[1], file: `api/${m[2]}.js` };
+    });
+  if (!methods.some((m) => m.name === 'request')) throw new Error("undici's lib/api/index.js has no request: scripts/build.mjs needs updating");
   const api = [
     `const Dispatcher = require(${lib('dispatcher/dispatcher.js')});`,
-    `Dispatcher.prototype.request = require(${lib('api/api-request.js')});`,
-    ...['stream', 'pipeline', 'upgrade', 'connect'].map(
-      (name) => `Dispatcher.prototype.${name} = function ${name}(...args) { return require(${lib(`api/api-${name}.js`)}).apply(this, args); };`,
+    ...methods.map(({ name, file }) =>
+      name === 'request'
+        ? `Dispatcher.prototype.request = require(${lib(file)});`
+        : `Dispatcher.prototype.${name} = function ${name}(...args) { return require(${lib(file)}).apply(this, args); };`,
     ),
     'module.exports = Dispatcher;',
   ].join('\n');
@@ -112,8 +122,8 @@ const TOP_LEVEL_REQUIRE = /^(const|var|let) ([\w$]+) = ((?:__importDefault\(|__i
  * and undici's HTTP/2 client in its client (a function, called for h2 connections only).
  */
 const LAZY = [
-  { file: /\/node_modules\/@oclif\/core\/lib\/.*\.js$/, module: () => true },
-  { file: /\/node_modules\/undici\/lib\/dispatcher\/client\.js$/, module: (m) => m === './client-h2.js' },
+  { file: /[\\/]node_modules[\\/]@oclif[\\/]core[\\/]lib[\\/].*\.js$/, module: () => true },
+  { file: /[\\/]node_modules[\\/]undici[\\/]lib[\\/]dispatcher[\\/]client\.js$/, module: (m) => m === './client-h2.js' },
 ];
 /**
  * Other rewrites, each of one exact piece of code (the build fails when it is not found, e.g. in a new version).
@@ -122,7 +132,7 @@ const LAZY = [
  */
 const REWRITES = [
   {
-    file: /\/node_modules\/@oclif\/core\/lib\/config\/plugin\.js$/,
+    file: /[\\/]node_modules[\\/]@oclif[\\/]core[\\/]lib[\\/]config[\\/]plugin\.js$/,
     from: '.sort((a, b) => a.id.localeCompare(b.id));',
     to: '.sort((a, b) => __gcorpCompareIds(a.id, b.id));',
   },
@@ -133,7 +143,7 @@ function rewrites() {
   return {
     name: 'rewrites',
     setup(b) {
-      b.onLoad({ filter: /\/node_modules\/(@oclif\/core|undici)\/lib\/.*\.js$/ }, (args) => {
+      b.onLoad({ filter: /[\\/]node_modules[\\/](@oclif[\\/]core|undici)[\\/]lib[\\/].*\.js$/ }, (args) => {
         let contents = readFileSync(args.path, 'utf8');
         const lazy = LAZY.find((r) => r.file.test(args.path));
         if (lazy) {
@@ -163,7 +173,7 @@ function wslUtilsIsWslOnly() {
     name: 'wsl-utils-is-wsl-only',
     setup(b) {
       b.onResolve({ filter: /^wsl-utils$/ }, async (args) => {
-        if (!/\/node_modules\/@oclif\/core\//.test(args.importer)) return undefined;
+        if (!/[\\/]node_modules[\\/]@oclif[\\/]core[\\/]/.test(args.importer)) return undefined;
         const real = await b.resolve('wsl-utils', { kind: args.kind, resolveDir: args.resolveDir });
         if (real.errors.length > 0) return { errors: real.errors };
         return { path: real.path, namespace: 'wsl-utils-is-wsl-only' };

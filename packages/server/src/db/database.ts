@@ -111,6 +111,12 @@ export function openDatabase(options: OpenDatabaseOptions): Database {
   });
   // Idle clients whose server went away emit errors here; unhandled, they would crash the process.
   pool.on('error', (err) => logger.warn({ err }, 'idle database connection failed'));
+  // pg-pool removes its idle listener while a client is checked out, so a connection the server ends between two
+  // statements (PostgreSQL shutting down on the same Ctrl-C as the hub, an administrator's pg_terminate_backend)
+  // would emit an 'error' nobody listens to and crash the process. The statement in flight still gets the error.
+  pool.on('connect', (client) => {
+    client.on('error', (err) => logger.warn({ err }, 'database connection failed'));
+  });
   const listener = new Listener(connectionString, logger);
 
   async function transaction<T>(

@@ -128,6 +128,28 @@ describe('health and transactions', () => {
     expect((await db.query(`SELECT count(*)::int AS n FROM users WHERE id = 'usr_rollback'`)).rows[0]).toEqual({ n: 0 });
   });
 
+  it('a connection the server ends between two statements of a transaction fails that transaction, not the process', async () => {
+    const db = open();
+    const uncaught: unknown[] = [];
+    const onUncaught = (err: unknown) => uncaught.push(err);
+    process.on('uncaughtException', onUncaught);
+    try {
+      const outcome = db.global(async (q) => {
+        const { rows } = await q.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+        await ownerQuery(testDb.ownerUrl, `SELECT pg_terminate_backend(${Number(rows[0]!.pid)})`);
+        // Let the termination arrive while this transaction has no statement in flight (as on a Ctrl-C that stops
+        // an embedded PostgreSQL together with the hub).
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        await q.query('SELECT 1');
+      });
+      await expect(outcome).rejects.toThrow();
+      expect(uncaught).toEqual([]);
+      expect((await db.query<{ one: number }>('SELECT 1 AS one')).rows[0]).toEqual({ one: 1 });
+    } finally {
+      process.off('uncaughtException', onUncaught);
+    }
+  });
+
   it('a serializable transaction that loses a race fails with a retryable SerializationFailureError', async () => {
     const db = open();
     await ownerQuery(testDb.ownerUrl, `INSERT INTO tenants (id, name) VALUES ('ten_race', 'race')`);

@@ -67,12 +67,25 @@ export function createRunQueue(opts: RunQueueOptions): RunQueue {
   type AnyQueue = Queue<RunJob>;
   let connection: unknown;
   let redis: Redis | undefined;
+  let pgPool: pg.Pool | undefined;
   let backendFactory: unknown;
   if (opts.redisUrl) {
     redis = new Redis(opts.redisUrl, { maxRetriesPerRequest: null, enableReadyCheck: true, lazyConnect: false });
     connection = redis;
   } else {
-    connection = { connectionString: opts.postgresUrl, schema: BULLMQ_SCHEMA, max: 4 };
+    // One pool of ours for the queue and its workers (rather than a pool per BullMQ object): pg-pool takes its error
+    // listener off a client while it is checked out, so a connection PostgreSQL ends then (an embedded PostgreSQL
+    // stopped by the same Ctrl-C as the hub) would emit an 'error' nobody listens to and crash the process.
+    pgPool = new pg.Pool({
+      connectionString: opts.postgresUrl,
+      max: 12,
+      options: `-c search_path=${BULLMQ_SCHEMA}`,
+      keepAlive: true,
+      application_name: 'gcorp-server-queue',
+    });
+    pgPool.on('error', (err) => opts.onError?.(err));
+    pgPool.on('connect', (client) => client.on('error', (err) => opts.onError?.(err)));
+    connection = pgPool;
     backendFactory = createPostgresBackend;
   }
   const make = <T>(ctor: new (...args: never[]) => T, ...args: unknown[]): T =>
@@ -175,6 +188,7 @@ export function createRunQueue(opts: RunQueueOptions): RunQueue {
       await queue.close();
       subscriber?.disconnect();
       if (redis) redis.disconnect();
+      await pgPool?.end();
     },
   };
 }

@@ -2,64 +2,17 @@
 // OpenAI-compatible endpoint (loopback servers speaking each provider's streaming format); webhook agents against a
 // real local HTTP server (signed deliveries, hangs, garbage, redirects to private addresses); providers that are not
 // configured; cancellation while running, timeouts, and cancelling a finished run.
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { networkInterfaces } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ContractFetch } from '@genericcorp/contract';
 import { checkAddress, verifyWebhookSignature } from '../src/runtimes/index.js';
+import { serve, sse, type LocalServer, type Recorded } from './helpers/loopback.js';
 import { bootstrap, startTestHub, type Tenant, type TestHub } from './helpers/hub.js';
 import { clientFor, pollRun, replayEvents, sleep, waitForEvent, waitForRun, type RunBody, type RunEvent } from './helpers/processes.js';
 
 // ---- loopback servers ----
 
-interface Recorded {
-  method: string;
-  url: string;
-  headers: IncomingMessage['headers'];
-  body: string;
-  /** Set when the request's connection closed (the hub aborted it, or the response ended). */
-  closedAt?: number;
-}
-
-interface LocalServer {
-  url: string;
-  port: number;
-  requests: Recorded[];
-  close(): Promise<void>;
-}
-
-async function serve(
-  handler: (req: IncomingMessage, res: ServerResponse, rec: Recorded) => void,
-  host = '127.0.0.1',
-): Promise<LocalServer> {
-  const requests: Recorded[] = [];
-  const server: Server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const rec: Recorded = { method: req.method ?? '', url: req.url ?? '', headers: req.headers, body: Buffer.concat(chunks).toString('utf8') };
-      requests.push(rec);
-      res.on('close', () => (rec.closedAt = Date.now()));
-      handler(req, res, rec);
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, host, resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
-    port,
-    requests,
-    async close() {
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
-}
-
-function sse(res: ServerResponse, event: string | null, data: unknown): void {
-  res.write(`${event ? `event: ${event}\n` : ''}data: ${typeof data === 'string' ? data : JSON.stringify(data)}\n\n`);
-}
 
 const ANTHROPIC_PIECES = ['Hello', ', ', 'Anthropic', ' world', '!'];
 const OPENAI_PIECES = ['Chat', ' completions', ' stream', 'ed.'];

@@ -2,8 +2,7 @@
 // CRUD, the API key never returned, logged or exported and stored encrypted, row-level isolation between tenants, bad
 // input, and model runs that use the tenant's settings on a hub whose instance has no provider at all (loopback
 // servers speaking the Anthropic and OpenAI streaming formats see the tenant's keys).
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ContractFetch } from '@genericcorp/contract';
@@ -12,6 +11,7 @@ import { openDatabase, type Database } from '../src/db/database.js';
 import { RowSecurityViolationError } from '../src/db/errors.js';
 import { decryptSecret, encryptSecret, loadInstanceKeys } from '../src/services/secrets.js';
 import { ownerQuery } from './helpers/db.js';
+import { serve, sse, type LocalServer, type Recorded } from './helpers/loopback.js';
 import { bootstrap, createTenant, startTestHub, type Tenant, type TestHub } from './helpers/hub.js';
 import { waitForRun, type RunBody } from './helpers/processes.js';
 
@@ -22,45 +22,6 @@ const OTHER_TENANT_KEY = 'sk-ant-other-tenant-Lp2kQ9wE4rT7yU3i';
 
 // ---- loopback providers ----
 
-interface Recorded {
-  method: string;
-  url: string;
-  headers: IncomingMessage['headers'];
-  body: string;
-}
-
-interface LocalServer {
-  url: string;
-  requests: Recorded[];
-  close(): Promise<void>;
-}
-
-async function serve(handler: (req: IncomingMessage, res: ServerResponse, rec: Recorded) => void): Promise<LocalServer> {
-  const requests: Recorded[] = [];
-  const server: Server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const rec: Recorded = { method: req.method ?? '', url: req.url ?? '', headers: req.headers, body: Buffer.concat(chunks).toString('utf8') };
-      requests.push(rec);
-      handler(req, res, rec);
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    requests,
-    async close() {
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
-}
-
-function sse(res: ServerResponse, event: string | null, data: unknown): void {
-  res.write(`${event ? `event: ${event}\n` : ''}data: ${typeof data === 'string' ? data : JSON.stringify(data)}\n\n`);
-}
 
 const ANTHROPIC_PIECES = ['Answered ', 'with the ', "tenant's key"];
 const OPENAI_PIECES = ['Self-hosted', ' model', ' answer'];

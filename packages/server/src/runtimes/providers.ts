@@ -1,9 +1,8 @@
 // Model-provider settings: the environment variables that configure them, which provider a run uses, and the
 // outbound-address rules for base URLs a tenant chose (the same SSRF rules as webhooks).
-import { lookup as dnsLookup } from 'node:dns/promises';
 import type { LookupFunction } from 'node:net';
 import { Agent, buildConnector, type Dispatcher } from 'undici';
-import { checkAddress, parseCidr, parseIp } from './ssrf.js';
+import { bareHost, checkAddress, defaultResolve, firstForbidden, hostAddresses, parseCidr, parseIp, type Cidr } from './ssrf.js';
 import type { AnthropicSettings, OpenAICompatibleSettings, ProviderSettings, RuntimeOptions, WebhookSettings } from './types.js';
 import { RunFailure } from './types.js';
 
@@ -122,17 +121,8 @@ export async function resolveProvider(options: ResolveOptions, tenantId: string,
 
 // ---- the SSRF rules for a tenant's base URL ----
 
-type Cidr = { v6: boolean; net: bigint; prefix: number };
-type Resolve = NonNullable<WebhookSettings['resolve']>;
-
-const defaultResolve: Resolve = (hostname) => dnsLookup(hostname, { all: true, verbatim: true });
-
 function allowedCidrs(settings: Partial<WebhookSettings> | undefined): Cidr[] {
   return (settings?.allowedCidrs ?? []).map((c) => parseCidr(c)).filter((c): c is Cidr => c !== null);
-}
-
-function bareHost(hostname: string): string {
-  return hostname.startsWith('[') && hostname.endsWith(']') ? hostname.slice(1, -1) : hostname;
 }
 
 export interface TargetVerdict {
@@ -148,23 +138,15 @@ export interface TargetVerdict {
  */
 export async function checkProviderTarget(url: URL, settings: Partial<WebhookSettings> | undefined): Promise<TargetVerdict> {
   if (settings?.allowPrivate) return {};
-  const allowed = allowedCidrs(settings);
-  const host = bareHost(url.hostname);
-  let addresses: string[];
-  if (parseIp(host)) addresses = [host];
-  else {
-    try {
-      addresses = (await (settings?.resolve ?? defaultResolve)(host)).map((a) => a.address);
-    } catch {
-      return { unresolved: true };
-    }
-    if (addresses.length === 0) return { unresolved: true };
+  let addresses: Array<{ address: string }>;
+  try {
+    addresses = await hostAddresses(url.hostname, settings?.resolve ?? defaultResolve);
+  } catch {
+    return { unresolved: true };
   }
-  for (const address of addresses) {
-    const verdict = checkAddress(address, allowed);
-    if (verdict.forbidden) return { forbidden: { address, reason: verdict.reason ?? 'private' } };
-  }
-  return {};
+  if (addresses.length === 0) return { unresolved: true };
+  const forbidden = firstForbidden(addresses, allowedCidrs(settings));
+  return forbidden ? { forbidden } : {};
 }
 
 async function guardTenantBaseUrl(baseUrl: string, settings: WebhookSettings | undefined): Promise<Dispatcher | undefined> {

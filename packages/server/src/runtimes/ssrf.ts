@@ -1,4 +1,5 @@
-// Address checks for outbound webhook calls (SSRF): which IP addresses a tenant's endpoint may not resolve to.
+// Address checks for outbound calls a tenant points the hub at (SSRF: webhooks, provider base URLs).
+import { lookup as dnsLookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 
 type Range = { v6: boolean; net: bigint; prefix: number; reason: string };
@@ -130,4 +131,31 @@ export function checkAddress(address: string, allowed: ReadonlyArray<{ v6: boole
     if (hit) return { forbidden: true, reason: candidate === v4 ? `IPv4-embedded ${hit.reason}` : hit.reason };
   }
   return { forbidden: false };
+}
+
+export type Cidr = { v6: boolean; net: bigint; prefix: number };
+export type ResolveHost = (hostname: string) => Promise<Array<{ address: string; family: number }>>;
+
+/** Every address the system resolver gives for a host name, in its order. */
+export const defaultResolve: ResolveHost = (hostname) => dnsLookup(hostname, { all: true, verbatim: true });
+
+/** A URL's hostname without the brackets of an IPv6 literal. */
+export function bareHost(hostname: string): string {
+  return hostname.startsWith('[') && hostname.endsWith(']') ? hostname.slice(1, -1) : hostname;
+}
+
+/** The addresses a URL host leads to: the host itself when it is an IP literal, else its DNS answers (may throw). */
+export async function hostAddresses(hostname: string, resolve: ResolveHost = defaultResolve): Promise<Array<{ address: string; family: number }>> {
+  const host = bareHost(hostname);
+  const family = isIP(host);
+  return family ? [{ address: host, family }] : resolve(host);
+}
+
+/** The first of `addresses` an outbound call may not connect to, with why (see checkAddress). */
+export function firstForbidden(addresses: ReadonlyArray<{ address: string }>, allowed: ReadonlyArray<Cidr> = []): { address: string; reason: string } | undefined {
+  for (const { address } of addresses) {
+    const verdict = checkAddress(address, allowed);
+    if (verdict.forbidden) return { address, reason: verdict.reason ?? 'private' };
+  }
+  return undefined;
 }

@@ -3,10 +3,9 @@
 // Outbound calls are guarded against SSRF: the target's addresses are checked and the connection is pinned to the
 // checked address, and redirects are followed by hand (at most 3), each target checked again.
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { lookup as dnsLookup } from 'node:dns/promises';
-import { isIP, type LookupFunction } from 'node:net';
+import type { LookupFunction } from 'node:net';
 import { Agent, request, type Dispatcher } from 'undici';
-import { checkAddress, parseCidr } from './ssrf.js';
+import { bareHost, defaultResolve, firstForbidden, hostAddresses, parseCidr, type Cidr } from './ssrf.js';
 import { RunFailure, type RunContext, type RunResult, type Runtime, type WebhookSettings } from './types.js';
 import { abortReason, backoffMs, dropBody, isPlainObject, nonNegativeInt, retryAfterMs, sleep } from './util.js';
 
@@ -86,12 +85,6 @@ export function parseWebhookConfig(config: Record<string, unknown>): WebhookAgen
 
 // ---- target checks ----
 
-type Cidr = { v6: boolean; net: bigint; prefix: number };
-
-async function defaultResolve(hostname: string): Promise<Array<{ address: string; family: number }>> {
-  return dnsLookup(hostname, { all: true, verbatim: true });
-}
-
 function checkUrl(raw: string | URL, what: string): URL {
   let url: URL;
   try {
@@ -115,36 +108,28 @@ async function resolveTarget(
   allowed: Cidr[],
   what: string,
 ): Promise<{ address: string; family: 4 | 6 }> {
-  const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
+  const host = bareHost(url.hostname);
   let addresses: Array<{ address: string; family: number }>;
-  if (isIP(host)) {
-    addresses = [{ address: host, family: isIP(host) }];
-  } else {
-    try {
-      addresses = await (settings.resolve ?? defaultResolve)(host);
-    } catch (err) {
-      const code = (err as { code?: string }).code ?? (err as Error).message;
-      throw new RunFailure('webhook_unreachable', `Could not resolve the ${what} host ${host} (${code}).`, {
-        retryable: true,
-        status: 502,
-      });
-    }
-    if (addresses.length === 0) {
-      throw new RunFailure('webhook_unreachable', `The ${what} host ${host} has no address.`, { retryable: true, status: 502 });
-    }
+  try {
+    addresses = await hostAddresses(host, settings.resolve ?? defaultResolve);
+  } catch (err) {
+    const code = (err as { code?: string }).code ?? (err as Error).message;
+    throw new RunFailure('webhook_unreachable', `Could not resolve the ${what} host ${host} (${code}).`, {
+      retryable: true,
+      status: 502,
+    });
   }
-  if (!settings.allowPrivate) {
-    for (const { address } of addresses) {
-      const verdict = checkAddress(address, allowed);
-      if (verdict.forbidden) {
-        const via = address === host ? '' : ` resolves to ${address}, which`;
-        throw new RunFailure(
-          'webhook_target_forbidden',
-          `The ${what} ${url.host}${via} is a ${verdict.reason} address; private and loopback targets are refused unless the operator allows them.`,
-          { status: 403 },
-        );
-      }
-    }
+  if (addresses.length === 0) {
+    throw new RunFailure('webhook_unreachable', `The ${what} host ${host} has no address.`, { retryable: true, status: 502 });
+  }
+  const forbidden = settings.allowPrivate ? undefined : firstForbidden(addresses, allowed);
+  if (forbidden) {
+    const via = forbidden.address === host ? '' : ` resolves to ${forbidden.address}, which`;
+    throw new RunFailure(
+      'webhook_target_forbidden',
+      `The ${what} ${url.host}${via} is a ${forbidden.reason} address; private and loopback targets are refused unless the operator allows them.`,
+      { status: 403 },
+    );
   }
   const first = addresses[0]!;
   return { address: first.address, family: first.family === 6 ? 6 : 4 };

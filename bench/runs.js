@@ -21,6 +21,14 @@
 // BENCH_LIGHT_RUNS runs (jobs) one after another, which is what the "dispatch p50 under 10 ms" goal is judged on,
 // for both the hub and raw BullMQ.
 //
+// The floor (information, not a goal): what the cheapest durable implementation of the documented run reaches on this
+// machine, with the same closed-loop client (lanes, warm-up and measured counts, rate): bare Fastify + pg in a child
+// process (bench/servers/core-server.js, kind 'floor'; no auth, RLS, queue, limits, metrics or logging) doing per run
+// 2 HTTP requests (POST /runs, GET /runs/{id}/wait) and 3 one-statement commits (queued + run.queued before the 201;
+// running + run.started; the echo's events, run.usage, run.completed and 'succeeded'), executing the run in its own
+// process and waking the wait with an in-process signal. It does not use the queue backend, but is measured in each
+// backend's section (after the hub and raw BullMQ), so that floor/raw and hub/floor compare figures of the same run.
+//
 // Environment: BENCH_LIGHT_RUNS (default 100), BENCH_RUNS (measured runs per round, default 500), BENCH_RUNS_WARMUP (default 50), BENCH_RAW_JOBS
 // (measured raw jobs per round, default 4x BENCH_RUNS), BENCH_RUN_CONCURRENCY (client lanes, default 16),
 // BENCH_WORKER_CONCURRENCY (hub workers and raw worker, default 16), BENCH_RUN_EVENTS (echo's `events`, default 3),
@@ -73,6 +81,10 @@ import {
 
 const NAME = 'runs';
 const SERVER = join(BENCH_DIR, 'servers', 'hub-server.js');
+const FLOOR_SERVER = join(BENCH_DIR, 'servers', 'core-server.js');
+/** The floor's pg pool: the hub's app pool size (packages/server/src/db/database.ts, default 10). */
+const FLOOR_POOL_SIZE = 10;
+const FLOOR_LABEL = 'floor: bare Fastify + pg, no queue, 2 requests + 3 commits per run';
 const GOALS = { rateVsBullmq: 0.5, dispatchP50Ms: 10 };
 /** Limits that never bind, so the run path is the production one (admission, slots) without refusals. */
 const PLAN_OVERRIDES = {
@@ -104,7 +116,7 @@ const lightPhaseMs = (count) => 30_000 + count * 500;
 const rawPhaseMs = (count) => 60_000 + count * 50;
 const backendsCount = process.env.REDIS_URL?.trim() ? 2 : 1;
 const perRoundS =
-  (hubPhaseMs(settings.runs + settings.warmupRuns) + lightPhaseMs(settings.lightRuns) + rawPhaseMs(settings.rawJobs + settings.rawWarmup + settings.lightRuns)) / 1000 + 60;
+  (2 * hubPhaseMs(settings.runs + settings.warmupRuns) + lightPhaseMs(settings.lightRuns) + rawPhaseMs(settings.rawJobs + settings.rawWarmup + settings.lightRuns)) / 1000 + 90;
 const timeoutMs = envInt('BENCH_TIMEOUT_S', Math.round(240 + backendsCount * settings.rounds * perRoundS), { min: 30, max: 4 * 3600 }) * 1000;
 
 await runBench(NAME, main, { timeoutMs });
@@ -166,7 +178,7 @@ async function main() {
   const input = { events: settings.events };
   for (const backend of backends) {
     if (isStopping()) break;
-    const out = { backend, database: null, rounds: [], hub: null, raw: null, ratio: null, errors: [], notes: [] };
+    const out = { backend, database: null, rounds: [], hub: null, raw: null, ratio: null, floor: null, floor_vs_raw: null, hub_vs_floor: null, errors: [], notes: [] };
     results.backends[backend] = out;
     const phase = async (what, fn) => {
       if (isStopping()) return;
@@ -196,7 +208,7 @@ async function main() {
     log(`--- ${backend === 'redis' ? 'Redis' : 'PostgreSQL only'} (database ${db.name}) ---`);
 
     for (let round = 1; round <= settings.rounds; round++) {
-      const entry = { round, hub: null, raw: null };
+      const entry = { round, hub: null, raw: null, floor: null };
       out.rounds.push(entry);
       const tag = settings.rounds > 1 ? ` (round ${round})` : '';
       const hubPhase = () =>
@@ -308,11 +320,44 @@ async function main() {
             await worker.stop();
           }
         });
+      const floorPhase = () =>
+        phase(`floor${tag}`, async () => {
+          const floor = await startServerChild(FLOOR_SERVER, { kind: 'floor', ownerUrl: db.url, poolSize: FLOOR_POOL_SIZE }, { label: `floor (${backend})` });
+          const client = await httpClient(floor.url, { maxSockets: settings.concurrency * 2 + 4 });
+          try {
+            const check = await hubRuns(client, {}, input, 1, 1, '');
+            if (check.problems.length > 0) throw new Error(`a first floor run did not succeed: ${check.problems.join('; ')}`);
+            if (settings.warmupRuns > 0) {
+              log(`${backend}${tag}: floor warm-up, ${settings.warmupRuns} runs`);
+              await withTimeout(hubRuns(client, {}, input, settings.warmupRuns, settings.concurrency, ''), hubPhaseMs(settings.warmupRuns), 'floor warm-up');
+            }
+            log(`${backend}${tag}: floor (bare Fastify + pg, no queue), ${settings.runs} runs`);
+            await floor.call('cpu-start');
+            const meters = { loadGenerator: processCpuMeter(), machine: machineCpuMeter(), postgres: await pgBackendCpuMeter(pg.ownerUrl, db.name) };
+            const run = await withTimeout(hubRuns(client, {}, input, settings.runs, settings.concurrency, ''), hubPhaseMs(settings.runs), 'floor runs');
+            run.cpu = await cpuFigures(floor, meters, run);
+            Object.assign(run, await inspectFloorRuns(db.url, run.ids, settings.events));
+            delete run.ids;
+            run.valid = run.problems.length === 0;
+            entry.floor = run;
+            log(
+              `  ${formatNumber(run.ratePerSec, 1)} runs/s, e2e p50 ${formatNumber(run.latency.p50, 1)} ms p99 ${formatNumber(run.latency.p99, 1)} ms, ` +
+                `dispatch p50 ${formatNumber(run.dispatch.p50, 2)} ms p99 ${formatNumber(run.dispatch.p99, 2)} ms, ` +
+                `POST /runs p50 ${formatNumber(run.create.p50, 1)} ms p99 ${formatNumber(run.create.p99, 1)} ms` +
+                (run.valid ? '' : `, INVALID: ${run.problems.slice(0, 5).join('; ')}`),
+            );
+          } finally {
+            client.close();
+            await floor.stop();
+          }
+        });
       // Round 1 starts with the hub (it migrates the database BullMQ's PostgreSQL backend needs); later rounds alternate.
       if (round % 2 === 1) {
         await hubPhase();
         await rawPhase();
+        await floorPhase();
       } else {
+        await floorPhase();
         await rawPhase();
         await hubPhase();
       }
@@ -321,6 +366,11 @@ async function main() {
     if (saturated('hub') + saturated('raw') > 0) {
       out.notes.push(
         `the machine's CPUs were saturated (>= 95% busy) while measuring the hub in ${saturated('hub')} and raw BullMQ in ${saturated('raw')} of ${out.rounds.length} rounds: those rates are CPU-bound on this ${availableParallelism()}-CPU machine`,
+      );
+    }
+    if (saturated('floor') > 0) {
+      out.notes.push(
+        `the machine's CPUs were saturated (>= 95% busy) while measuring the floor in ${saturated('floor')} of ${out.rounds.length} rounds: its rate is CPU-bound on this ${availableParallelism()}-CPU machine`,
       );
     }
     summarizeBackend(out);
@@ -349,8 +399,8 @@ async function main() {
             formatNumber(r.latency.p99, 2),
             formatNumber(r.dispatch.p50, 2),
             formatNumber(r.dispatch.p99, 2),
-            formatNumber(r.lightDispatch.p50, 2),
-            formatNumber(r.lightDispatch.p99, 2),
+            formatNumber(r.lightDispatch?.p50, 2),
+            formatNumber(r.lightDispatch?.p99, 2),
             r.create ? formatNumber(r.create.p50, 2) : '-',
             pct(r.cpu?.server_pct_of_core),
             pct(r.cpu?.postgres_pct_of_core),
@@ -382,7 +432,7 @@ async function main() {
         { title: 'pg ms/item', align: 'right' },
         { title: 'checks' },
       ],
-      [row(`hub echo runs (events ${settings.events})`, out.hub, ' runs'), row('raw BullMQ no-op jobs', out.raw, ' jobs')],
+      [row(`hub echo runs (events ${settings.events})`, out.hub, ' runs'), row('raw BullMQ no-op jobs', out.raw, ' jobs'), row(FLOOR_LABEL, out.floor, ' runs')],
     );
     printTable(
       [{ title: 'goal' }, { title: 'value', align: 'right' }, { title: 'target', align: 'right' }],
@@ -391,6 +441,11 @@ async function main() {
         ['hub dispatch p50 at light load (queued -> started, one lane)', out.hub ? `${formatNumber(out.hub.lightDispatch.p50, 2)} ms` : '-', `< ${GOALS.dispatchP50Ms} ms`],
       ],
     );
+    console.log(
+      `info (not a goal): floor ${formatNumber(out.floor?.ratePerSec, 1)} runs/s / raw BullMQ ${formatNumber(out.raw?.ratePerSec, 1)} jobs/s = ${formatRatio(out.floor_vs_raw)}; ` +
+        `hub ${formatNumber(out.hub?.ratePerSec, 1)} runs/s / floor = ${formatRatio(out.hub_vs_floor)}` +
+        (out.floor && !out.floor.valid ? ' (floor INVALID)' : ''),
+    );
     for (const note of out.notes) console.log(`note: ${note}`);
   }
   console.log(
@@ -398,7 +453,9 @@ async function main() {
       'PostgreSQL, which includes the create transaction; raw: before Queue.add -> processor start); create: POST /v1/runs\n' +
       'answered (201) as the client saw it; cpu: % of one core while measured, by the server child, by the PostgreSQL backends\n' +
       'of the database, by this process (the client) and by everything else (Redis, PostgreSQL\'s WAL writer, other\n' +
-      'programs); ms/item: CPU milliseconds per finished run (job) of the server child and of the database backends',
+      'programs); ms/item: CPU milliseconds per finished run (job) of the server child and of the database backends;\n' +
+      'floor: the cheapest durable run service (bare Fastify + pg, no queue; dispatch: created_at -> started_at of its rows), with\n' +
+      'the hub\'s client; measured in each backend section though it uses no queue, so each ratio compares figures of one run',
   );
   for (const backend of backends) {
     const out = results.backends[backend];
@@ -456,11 +513,12 @@ function expectStatus(res, status, what) {
 }
 
 /**
- * `count` echo runs through the API, `concurrency` lanes each creating a run and long-polling it to its end.
+ * `count` echo runs through the API, `concurrency` lanes each creating a run and long-polling it to its end. `prefix`
+ * is the routes' prefix: '/v1' for the hub, '' for the floor (POST /runs, GET /runs/{id}/wait).
  * Resolves to the rate, the client-side latencies, the run ids and the problems met (a run that did not succeed with
  * its input as output, a non-2xx answer).
  */
-async function hubRuns(client, auth, input, count, concurrency) {
+async function hubRuns(client, auth, input, count, concurrency, prefix = '/v1') {
   const ids = [];
   const latencies = [];
   const createLatencies = [];
@@ -474,18 +532,18 @@ async function hubRuns(client, auth, input, count, concurrency) {
   await runBounded(count, concurrency, async () => {
     const t0 = process.hrtime.bigint();
     try {
-      const created = await client.request('POST', '/v1/runs', { headers: auth, json: { agent: 'echo', input } });
+      const created = await client.request('POST', `${prefix}/runs`, { headers: auth, json: { agent: 'echo', input } });
       statuses[created.status] = (statuses[created.status] ?? 0) + 1;
-      if (created.status !== 201) return problem(`POST /v1/runs answered ${created.status}: ${created.text.slice(0, 200)}`);
+      if (created.status !== 201) return problem(`POST ${prefix}/runs answered ${created.status}: ${created.text.slice(0, 200)}`);
       createLatencies.push(created.ms);
       const id = created.body.id;
       let res;
       for (let poll = 0; poll < 4; poll++) {
-        res = await client.request('GET', `/v1/runs/${id}/wait?timeout=30`, { headers: auth, timeoutMs: 40_000 });
+        res = await client.request('GET', `${prefix}/runs/${id}/wait?timeout=30`, { headers: auth, timeoutMs: 40_000 });
         statuses[res.status] = (statuses[res.status] ?? 0) + 1;
         if (res.status !== 202) break;
       }
-      if (res.status !== 200) return problem(`GET /v1/runs/${id}/wait answered ${res.status}: ${res.text.slice(0, 200)}`);
+      if (res.status !== 200) return problem(`GET ${prefix}/runs/${id}/wait answered ${res.status}: ${res.text.slice(0, 200)}`);
       if (res.body?.status !== 'succeeded') return problem(`run ${id} ended ${res.body?.status}: ${JSON.stringify(res.body?.error)}`);
       if (!isDeepStrictEqual(res.body.output, input)) return problem(`run ${id} answered another output: ${JSON.stringify(res.body.output)}`);
       ids.push(id);
@@ -533,6 +591,33 @@ async function inspectRuns(ownerUrl, tenantId, ids, events) {
   if (bad.length > 0) {
     const r = bad[0];
     problems.push(`${bad.length} runs not succeeded in one attempt with ${expectedEvents} events and a usage record (e.g. ${r.id}: ${r.status}, attempt ${r.attempt}, ${r.events} events, metered ${r.metered})`);
+  }
+  return { dispatch: latencyStats(rows.map((r) => Number(r.dispatch_ms))), problems };
+}
+
+/**
+ * Reads the floor's measured runs from its tables: each must have succeeded with all its events (run.queued,
+ * run.started, the deltas, run.usage, run.completed). Resolves to `{ dispatch, problems }` (the run's problems merged in).
+ */
+async function inspectFloorRuns(ownerUrl, ids, events) {
+  const rows = await withPgClient(ownerUrl, async (c) => {
+    const res = await c.query(
+      `select r.id, r.status,
+              extract(epoch from (r.started_at - r.created_at)) * 1000 as dispatch_ms,
+              (select count(*)::int from floor_run_events e where e.run_id = r.id) as events,
+              (select e.type from floor_run_events e where e.run_id = r.id order by e.seq desc limit 1) as last_event
+         from floor_runs r where r.id = any($1)`,
+      [ids],
+    );
+    return res.rows;
+  });
+  const problems = [];
+  const expectedEvents = events + 4;
+  if (rows.length !== ids.length) problems.push(`${ids.length - rows.length} measured floor runs not found in the database`);
+  const bad = rows.filter((r) => r.status !== 'succeeded' || r.events !== expectedEvents || r.last_event !== 'run.completed');
+  if (bad.length > 0) {
+    const r = bad[0];
+    problems.push(`${bad.length} floor runs not succeeded with ${expectedEvents} events ending in run.completed (e.g. ${r.id}: ${r.status}, ${r.events} events, last ${r.last_event})`);
   }
   return { dispatch: latencyStats(rows.map((r) => Number(r.dispatch_ms))), problems };
 }
@@ -655,7 +740,12 @@ function summarizeBackend(out) {
   };
   out.hub = combine(pick('hub'));
   out.raw = combine(pick('raw'));
+  out.floor = combine(pick('floor'));
   if (out.hub && out.hub.problems.length === 0 && !out.hub.valid) out.hub.problems.push('a round was not measured');
   if (out.raw && out.raw.problems.length === 0 && !out.raw.valid) out.raw.problems.push('a round was not measured');
+  if (out.floor && out.floor.problems.length === 0 && !out.floor.valid) out.floor.problems.push('a round was not measured');
   out.ratio = ratio(out.hub?.ratePerSec, out.raw?.ratePerSec);
+  // The floor's ratios are information, not goals.
+  out.floor_vs_raw = ratio(out.floor?.ratePerSec, out.raw?.ratePerSec);
+  out.hub_vs_floor = ratio(out.hub?.ratePerSec, out.floor?.ratePerSec);
 }

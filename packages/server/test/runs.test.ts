@@ -37,6 +37,17 @@ describe('runs: the echo agent end to end', () => {
     expect(events.body.data.map((e: { seq: number }) => e.seq)).toEqual(types.map((_: string, i: number) => i + 1));
   });
 
+  it('answers a long poll that was waiting with the finished run exactly as a read of it does', async () => {
+    // The run finishes while the long poll waits: the worker of this process hands the final row to the waiter.
+    const created = await t.as(admin.key).call('POST', '/v1/runs', { body: { agent: 'echo', input: { message: 'later', delay_ms: 300, events: 2 } } });
+    expect(created.status).toBe(201);
+    const waited = await t.as(admin.key).call('GET', `/v1/runs/${created.body.id}/wait?timeout=10`);
+    expect(waited.status).toBe(200);
+    expect(waited.body.status).toBe('succeeded');
+    const read = await t.as(admin.key).call('GET', `/v1/runs/${created.body.id}`);
+    expect(waited.body).toEqual(read.body);
+  });
+
   it('fails a run whose agent fails, with a problem object', async () => {
     const created = await t.as(admin.key).call('POST', '/v1/runs', { body: { agent: 'echo', input: { fail: 'boom' } } });
     const done = await waitFor(created.body.id);

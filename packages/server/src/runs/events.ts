@@ -1,9 +1,11 @@
 // Run events: stored with a per-run sequence. Once the transaction that wrote them has committed, a signal tells every
 // process that the run has news (Redis pub/sub when the hub has Redis, else NOTIFY), so they can follow it live.
 // Signals only wake readers, who read the events from PostgreSQL: a lost signal delays a reader, never loses an event.
+import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { prepared, type Database, type Queryable } from '../db/database.js';
 import { newId } from '../ids.js';
+import type { RunRow } from './service.js';
 
 export const EVENTS_CHANNEL = 'gcorp_run_events';
 export type RunEventType = 'run.queued' | 'run.started' | 'run.output.delta' | 'run.log' | 'run.usage' | 'run.completed';
@@ -90,6 +92,11 @@ export interface RunSignal {
   seq: number;
   /** The type of that last event (`run.completed` ends a run). */
   type: string;
+  /**
+   * The run's row as that transaction left it, when the publisher has it (a finished run). Only the requests of the
+   * publishing process get it, which then need not read the run again; other processes get the signal alone.
+   */
+  run?: RunRow;
 }
 
 /** Carries signals between processes: Redis pub/sub (RunQueue.signals) or PostgreSQL NOTIFY (the default). */
@@ -116,13 +123,16 @@ const MAX_PAYLOAD = 7_000;
 
 /**
  * One subscription per process, fanned out to the requests following a run (SSE streams, long polls). Signals
- * published in one turn of the event loop leave together, one message per ~7 kB.
+ * published in one turn of the event loop leave together, one message per ~7 kB; the requests of the publishing process
+ * get them at once, without the round trip through the bus (and the copy the bus brings back is dropped).
  */
 export class RunFeed {
   private readonly emitter = new EventEmitter();
   private unlisten: (() => Promise<void>) | undefined;
   private readonly bus: SignalBus;
-  private outgoing: string[] = [];
+  /** Tags this process's messages, so that it can drop its own when the bus delivers them back. */
+  private readonly origin = randomBytes(6).toString('hex');
+  private outgoing: RunSignal[] = [];
   private flushing = false;
 
   constructor(
@@ -138,7 +148,9 @@ export class RunFeed {
     this.unlisten = await this.bus.subscribe(
       (payload) => {
         for (const line of payload.split('\n')) {
-          const [runId, seq, type] = line.split(' ');
+          // "<run id> <seq> <type> <origin>"; a message of an earlier version has no origin.
+          const [runId, seq, type, origin] = line.split(' ');
+          if (origin === this.origin) continue; // delivered here when it was published
           if (runId && seq && type) this.emitter.emit(runId, { runId, seq: Number(seq), type } satisfies RunSignal);
         }
       },
@@ -153,16 +165,17 @@ export class RunFeed {
 
   /** Announces committed events (call it after the transaction that wrote them committed). Never throws. */
   publish(...signals: (RunSignal | null | undefined)[]): void {
-    for (const s of signals) if (s) this.outgoing.push(`${s.runId} ${s.seq} ${s.type}`);
+    for (const s of signals) if (s) this.outgoing.push(s);
     if (this.flushing || this.outgoing.length === 0) return;
     this.flushing = true;
     setImmediate(() => {
-      const lines = this.outgoing;
+      const batch = this.outgoing;
       this.outgoing = [];
       this.flushing = false;
       const payloads: string[] = [];
       let current = '';
-      for (const line of lines) {
+      for (const s of batch) {
+        const line = `${s.runId} ${s.seq} ${s.type} ${this.origin}`;
         if (current && current.length + line.length + 1 > MAX_PAYLOAD) {
           payloads.push(current);
           current = '';
@@ -171,6 +184,13 @@ export class RunFeed {
       }
       if (current) payloads.push(current);
       for (const p of payloads) this.bus.publish(p).catch((err: unknown) => this.onError(err));
+      for (const s of batch) {
+        try {
+          this.emitter.emit(s.runId, s);
+        } catch (err) {
+          this.onError(err);
+        }
+      }
     });
   }
 

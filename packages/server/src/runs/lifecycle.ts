@@ -80,7 +80,7 @@ export async function finishRun(
   const [res] = await Promise.all([finished, hooked]);
   const done = res.rows[0];
   if (!done) return null;
-  return { run: done, signal: { runId: run.id, seq: done.last_seq, type: 'run.completed' } };
+  return { run: done, signal: { runId: run.id, seq: done.last_seq, type: 'run.completed', run: done } };
 }
 
 /**

@@ -279,7 +279,7 @@ export class RunService {
           { type: 'run.completed', data: { status: 'cancelled', output: null, error: null } },
         ]);
         await this.opts.onFinished?.(q, res.rows[0]!);
-        return { status: 200 as const, run: res.rows[0]!, signal };
+        return { status: 200 as const, run: res.rows[0]!, signal: signal && { ...signal, run: res.rows[0]! } };
       }
       const res = await q.query<RunRow>(
         'update runs set cancel_requested_at = coalesce(cancel_requested_at, now()) where id = $1 returning *',
@@ -295,14 +295,22 @@ export class RunService {
   /** Long poll: answers as soon as the run is terminal, or with its current state after `timeoutSeconds`. */
   async wait(tenantId: string, runId: string, timeoutSeconds: number, closed: AbortSignal): Promise<{ terminal: boolean; run: RunView }> {
     let wake: () => void = () => undefined;
+    // The final row, when this process finished the run: no need to read it again.
+    let finished: RunRow | undefined;
     const unsubscribe = this.feed.subscribe(runId, (signal) => {
-      if (!signal || signal.type === 'run.completed') wake();
+      if (!signal || signal.type === 'run.completed') {
+        if (signal?.run && TERMINAL.has(signal.run.status)) finished = signal.run;
+        wake();
+      }
     });
     closed.addEventListener('abort', () => wake(), { once: true });
     try {
       const deadline = Date.now() + timeoutSeconds * 1000;
+      let first = true;
       for (;;) {
-        const run = await this.get(tenantId, runId);
+        // The first read also checks that the run is the caller's (404 otherwise) before a row handed over is used.
+        const run = finished && !first && finished.tenant_id === tenantId ? runView(finished) : await this.get(tenantId, runId);
+        first = false;
         if (TERMINAL.has(run.status)) return { terminal: true, run };
         const left = deadline - Date.now();
         if (left <= 0 || closed.aborted) return { terminal: false, run };

@@ -350,11 +350,15 @@ export class RunService {
   ): Promise<void> {
     let wake: () => void = () => undefined;
     let pending = true;
-    const unsubscribe = this.feed.subscribe(runId, () => {
+    let cursor = after;
+    // Whether the next pass reads the run's status too: on the first pass, after a reconnect or a heartbeat, and for a
+    // signal of nothing new. A signal of new events needs only the events: run.completed is among them if it ended.
+    let checkStatus = true;
+    const unsubscribe = this.feed.subscribe(runId, (signal) => {
+      if (!signal || signal.seq <= cursor) checkStatus = true;
       pending = true;
       wake();
     });
-    let cursor = after;
     closed.addEventListener('abort', () => wake(), { once: true });
     try {
       while (!closed.aborted) {
@@ -362,7 +366,9 @@ export class RunService {
           pending = false;
           // Read the status before the events: run.completed commits with the terminal status, so a run that was
           // terminal before this read has all its events stored, and a stream resumed past them can end.
-          const wasTerminal = TERMINAL.has((await this.get(tenantId, runId)).status);
+          const check = checkStatus;
+          checkStatus = false;
+          const wasTerminal = check && TERMINAL.has((await this.get(tenantId, runId)).status);
           for (;;) {
             const batch = await this.db.tenant(tenantId, (q) => readEvents(q, runId, cursor, 500), { commitEarly: true });
             for (const e of batch) {
@@ -384,7 +390,8 @@ export class RunService {
         });
         if (!woke && !closed.aborted) {
           heartbeat();
-          pending = true; // also re-read on heartbeats, in case a notification was lost
+          pending = true; // also re-read (the status too) on heartbeats, in case a notification was lost
+          checkStatus = true;
         }
       }
     } finally {

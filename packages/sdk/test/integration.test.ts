@@ -21,7 +21,8 @@ let admin: GenericCorp;
 let tenantId: string;
 
 beforeAll(async () => {
-  hub = await startRealHub({ deviceCodeIntervalSeconds: 1 });
+  // A 1 s refresh reuse grace: the sessions test replays a used refresh token after it, as a thief would.
+  hub = await startRealHub({ deviceCodeIntervalSeconds: 1, refreshReuseGraceSeconds: 1 });
   t = contractClient({ baseUrl: hub.url, apiKey: null });
 });
 afterAll(async () => {
@@ -171,10 +172,16 @@ describe('sessions', () => {
 
     const refreshed = await t.client.auth.refresh({ refresh_token: tokens.refresh_token });
     expect(refreshed.refresh_token).not.toBe(tokens.refresh_token);
+    // Used again after the reuse grace (1 s here), a refresh token counts as stolen: the session is revoked.
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
     const stale = await t.client.auth.refresh({ refresh_token: tokens.refresh_token }).catch((e: unknown) => e);
     expect(stale).toBeInstanceOf(AuthenticationError);
     expect((stale as AuthenticationError).status).toBe(401);
     expect((stale as AuthenticationError).code).toBe('invalid_refresh_token');
+    const revoked = await t.client.auth.refresh({ refresh_token: refreshed.refresh_token }).catch((e: unknown) => e);
+    expect((revoked as AuthenticationError).code).toBe('invalid_refresh_token');
+    const ended = await t.client.withOptions({ accessToken: refreshed.access_token }).me.get().catch((e: unknown) => e);
+    expect(ended).toBeInstanceOf(AuthenticationError);
 
     const login = await t.client.auth.login({ email: ADMIN_EMAIL, password: ADMIN_PASSWORD });
     const session = t.client.withOptions({ accessToken: login.access_token });

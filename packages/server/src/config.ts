@@ -43,6 +43,12 @@ const schema = z.object({
   bootstrapToken: optionalString.pipe(z.string().min(16, 'GCORP_BOOTSTRAP_TOKEN must be at least 16 characters').optional()),
   accessTokenTtlSeconds: z.coerce.number().int().min(60).max(86_400).default(900),
   refreshTokenTtlSeconds: z.coerce.number().int().min(300).default(30 * 86_400),
+  /**
+   * A refresh token presented again within this many seconds of its first use is exchanged again (concurrent
+   * refreshes of one token by several processes or CLI commands, a retry after a lost response) instead of revoking
+   * the session as stolen; 0 makes every second use revoke it.
+   */
+  refreshReuseGraceSeconds: z.coerce.number().int().min(0).max(300).default(10),
   deviceCodeTtlSeconds: z.coerce.number().int().min(60).max(3600).default(900),
   deviceCodeIntervalSeconds: z.coerce.number().int().min(1).max(60).default(5),
   keyCacheTtlMs: z.coerce.number().int().min(0).max(300_000).default(30_000),
@@ -90,6 +96,7 @@ export function loadConfig(overrides: ConfigOverrides = {}, env: NodeJS.ProcessE
     bootstrapToken: env.GCORP_BOOTSTRAP_TOKEN,
     accessTokenTtlSeconds: env.GCORP_ACCESS_TOKEN_TTL,
     refreshTokenTtlSeconds: env.GCORP_REFRESH_TOKEN_TTL,
+    refreshReuseGraceSeconds: env.GCORP_REFRESH_REUSE_GRACE,
     workerConcurrency: env.GCORP_WORKER_CONCURRENCY,
     runMaxAttempts: env.GCORP_RUN_MAX_ATTEMPTS,
     allowPrivateWebhooks: env.GCORP_ALLOW_PRIVATE_WEBHOOKS === undefined ? undefined : ['1', 'true', 'yes'].includes(env.GCORP_ALLOW_PRIVATE_WEBHOOKS.toLowerCase()),

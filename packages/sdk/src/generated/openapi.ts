@@ -198,9 +198,15 @@ export interface paths {
         /**
          * Refresh a session
          * @description Exchanges a refresh token for a new access token and a new refresh token; the old refresh token stops
-         *     working. Presenting an already used refresh token revokes the whole session (reuse detection) and answers
-         *     401 `invalid_refresh_token`, as do unknown, expired and revoked ones. Send an `Idempotency-Key` so that a
-         *     retry after a lost response replays the new tokens instead of tripping reuse detection.
+         *     working once a short grace period after its first use has passed (`GCORP_REFRESH_REUSE_GRACE`, 10 seconds
+         *     by default). Within the grace period, presenting it again is not treated as reuse: it is exchanged again,
+         *     for another new pair in the same session (the session's scopes and the member's current role apply as in
+         *     any refresh), so that two processes or commands refreshing the same token at once, or a retry after a lost
+         *     response, both get working tokens. After the grace period (or at once, with the grace set to 0), presenting
+         *     an already used refresh token revokes the whole session (reuse detection: every token issued in it stops
+         *     working) and answers 401 `invalid_refresh_token`, as do unknown, expired and revoked ones and ones of a
+         *     person no longer a member of the tenant. `Idempotency-Key` is accepted but not stored here (see the
+         *     parameter): the grace period is what makes a prompt retry safe.
          */
         post: operations["refreshToken"];
         delete?: never;
@@ -273,8 +279,10 @@ export interface paths {
          *       while the user has not decided, answers 400 `authorization_pending`; polling faster than `interval`
          *       answers `slow_down` and adds 5 seconds to the interval; a denial answers `access_denied`, an expired
          *       code `expired_token`. A device code yields tokens once.
-         *     - `grant_type=refresh_token` with `refresh_token` (RFC 6749 section 6): same rotation and reuse detection
-         *       as `POST /v1/auth/refresh`; an optional `scope` may narrow the scopes.
+         *     - `grant_type=refresh_token` with `refresh_token` (RFC 6749 section 6): same rotation, grace period and
+         *       reuse detection as `POST /v1/auth/refresh` (a used refresh token presented again within the grace period
+         *       is exchanged again; after it, the session is revoked and the answer is `invalid_grant`); an optional
+         *       `scope` may narrow the scopes.
          *
          *     Errors are RFC 6749 section 5.2 JSON objects: 400 for every code but `invalid_client`, which is 401.
          */
@@ -1259,7 +1267,10 @@ export interface components {
             token_type: "Bearer";
             /** @description Lifetime of the access token in seconds. */
             expires_in: number;
-            /** @description Single-use refresh token (rotated at each refresh). */
+            /**
+             * @description Single-use refresh token (rotated at each refresh; presenting it again is accepted only within the
+             *     reuse grace period after its first use, see `POST /v1/auth/refresh`).
+             */
             refresh_token: string;
             /** @description Space-separated scopes the access token carries. */
             scope: string;

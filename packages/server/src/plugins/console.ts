@@ -90,8 +90,9 @@ export async function consolePlugin(app: FastifyInstance): Promise<void> {
     });
   const dropSession = (req: FastifyRequest, reply: FastifyReply) => clearCookie(reply, SESSION_COOKIE, { path: COOKIE_PATH, secure: secure(req) });
 
-  // Refresh tokens rotate and a reused one revokes its session, so requests that arrive together with the same
-  // expired cookie (a page and the runs poll) must share one refresh rather than race.
+  // Requests that arrive together with the same expired cookie (a page and the runs poll) share one refresh, so they
+  // set one cookie and rotate once. Across processes (behind a load balancer) they cannot: there the hub's reuse
+  // grace (GCORP_REFRESH_REUSE_GRACE) exchanges the token once per process instead of revoking the session.
   const refreshing = new Map<string, { at: number; pair: Promise<TokenPair> }>();
   const refreshOnce = (refreshToken: string): Promise<TokenPair> => {
     const now = Date.now();

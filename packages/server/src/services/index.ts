@@ -43,6 +43,7 @@ export function createServices(deps: ServiceDeps): Services {
   const sessions = new SessionService(db, principals, {
     access: config.accessTokenTtlSeconds,
     refresh: config.refreshTokenTtlSeconds,
+    reuseGrace: config.refreshReuseGraceSeconds,
   });
   return {
     sessions,

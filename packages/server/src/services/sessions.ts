@@ -1,4 +1,5 @@
-// Login sessions: access tokens (JWT, short-lived) and refresh tokens (stored hashed, rotated on use; reuse revokes the family).
+// Login sessions: access tokens (JWT, short-lived) and refresh tokens (stored hashed, rotated on use; reuse after a
+// short grace period revokes the family).
 import type { Database, Queryable } from '../db/database.js';
 import { ProblemError, forbidden } from '../http/problem.js';
 import { newId, randomToken } from '../ids.js';
@@ -28,7 +29,8 @@ export class SessionService {
   constructor(
     private readonly db: Database,
     private readonly principals: PrincipalResolver,
-    private readonly ttl: { access: number; refresh: number },
+    /** Seconds; `reuseGrace`: how long after its first use a refresh token may be exchanged again (0: never). */
+    private readonly ttl: { access: number; refresh: number; reuseGrace: number },
   ) {}
 
   /** Email + password -> the user and the tenant they act in (the one asked for, else their first). */
@@ -93,43 +95,56 @@ export class SessionService {
     return { access_token: access, token_type: 'Bearer', expires_in: this.ttl.access, refresh_token: refresh, scope };
   }
 
-  /** Rotates a refresh token. A token used twice means it leaked: the whole session (family) is revoked. */
+  /**
+   * Rotates a refresh token. A token used twice means it leaked: the whole session (family) is revoked. Unless the
+   * second use comes within `reuseGrace` seconds of the first: several processes or CLI commands refreshing the same
+   * token at once, or a retry after a lost response. That use is exchanged again, for its own new pair in the same
+   * session. PostgreSQL decides, on its own clock and under the token's row lock, so two exchanges racing on two
+   * connections both get a pair (within the grace) or the later one revokes the session (after it, or with grace 0).
+   */
   async refresh(refreshToken: string): Promise<TokenPair> {
-    const res = await this.db.query<{
-      token_id: string;
-      tenant_id: string;
-      session_id: string;
-      user_id: string;
-      used_at: Date | null;
-      expires_at: Date;
-      session_revoked_at: Date | null;
-    }>(
-      'select id as token_id, tenant_id, session_id, user_id, used_at, expires_at, session_revoked_at from gcorp_refresh_token_for_auth($1)',
+    const res = await this.db.query<{ token_id: string; tenant_id: string; session_id: string; user_id: string; session_revoked_at: Date | null }>(
+      'select id as token_id, tenant_id, session_id, user_id, session_revoked_at from gcorp_refresh_token_for_auth($1)',
       [sha256(refreshToken)],
     );
     const row = res.rows[0];
     if (!row) throw invalidGrant('The refresh token is not valid.');
     if (row.session_revoked_at) throw invalidGrant('The session has ended; log in again.');
-    if (row.used_at) {
-      await this.revokeSession(row.tenant_id, row.session_id, 'invalid_refresh_token');
-      throw invalidGrant('The refresh token was already used, so the session has been revoked; log in again.', 'invalid_refresh_token');
-    }
-    if (row.expires_at.getTime() <= Date.now()) throw invalidGrant('The refresh token has expired; log in again.');
     const outcome = await this.db.tenant(row.tenant_id, async (q) => {
-      const used = await q.query('update refresh_tokens set used_at = now() where id = $1 and used_at is null', [row.token_id]);
-      if (used.rowCount !== 1) return null;
-      const member = await q.query<{ role: Role; scopes: string[] | null }>(
-        'select m.role, s.scopes from memberships m join auth_sessions s on s.id = $2 where m.user_id = $1',
+      // A second use is accepted while used_at (the first use's time) is within the grace. An exchange of the same
+      // token racing on another connection holds the row until it commits; PostgreSQL then re-checks this condition
+      // on the row as that exchange left it, so the later of the two is judged like any other second use.
+      const inGrace = '$2::integer > 0 and used_at > now() - make_interval(secs => $2::integer)';
+      const exchanged = await q.query(
+        `update refresh_tokens set used_at = coalesce(used_at, now())
+          where id = $1 and expires_at > now() and (used_at is null or (${inGrace}))`,
+        [row.token_id, this.ttl.reuseGrace],
+      );
+      if (exchanged.rowCount !== 1) {
+        const why = await q.query<{ reused: boolean }>(
+          `select used_at is not null and not (${inGrace}) as reused from refresh_tokens where id = $1`,
+          [row.token_id, this.ttl.reuseGrace],
+        );
+        if (!why.rows[0]) return 'unknown' as const;
+        return why.rows[0].reused ? ('reused' as const) : ('expired' as const);
+      }
+      const member = await q.query<{ role: Role; scopes: string[] | null; ended: boolean }>(
+        'select m.role, s.scopes, s.revoked_at is not null as ended from memberships m join auth_sessions s on s.id = $2 where m.user_id = $1',
         [row.user_id, row.session_id],
       );
       if (!member.rows[0]) return 'gone' as const;
+      // Revoked since the look-up above (a reuse detected on another connection, a logout): no new tokens.
+      if (member.rows[0].ended) return 'ended' as const;
       const { role, scopes } = member.rows[0];
       return { token: await this.issueRefresh(q, row.tenant_id, row.session_id), role, scopes };
     });
-    if (outcome === null) {
+    if (outcome === 'unknown') throw invalidGrant('The refresh token is not valid.');
+    if (outcome === 'reused') {
       await this.revokeSession(row.tenant_id, row.session_id, 'invalid_refresh_token');
       throw invalidGrant('The refresh token was already used, so the session has been revoked; log in again.', 'invalid_refresh_token');
     }
+    if (outcome === 'expired') throw invalidGrant('The refresh token has expired; log in again.');
+    if (outcome === 'ended') throw invalidGrant('The session has ended; log in again.');
     if (outcome === 'gone') throw invalidGrant('You are no longer a member of this tenant.');
     return this.pair(row.user_id, row.tenant_id, row.session_id, outcome.token, outcome.role, outcome.scopes);
   }

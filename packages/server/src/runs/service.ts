@@ -294,36 +294,47 @@ export class RunService {
 
   /** Long poll: answers as soon as the run is terminal, or with its current state after `timeoutSeconds`. */
   async wait(tenantId: string, runId: string, timeoutSeconds: number, closed: AbortSignal): Promise<{ terminal: boolean; run: RunView }> {
-    let wake: () => void = () => undefined;
+    // A signal may come while the run is being read (the read was answered from a snapshot taken before the run
+    // finished): it is remembered, so the loop reads again at once instead of waiting for the next one.
+    let signalled = false;
+    let wake: (() => void) | undefined;
+    const notify = () => {
+      signalled = true;
+      wake?.();
+    };
     // The final row, when this process finished the run: no need to read it again.
     let finished: RunRow | undefined;
     const unsubscribe = this.feed.subscribe(runId, (signal) => {
       if (!signal || signal.type === 'run.completed') {
         if (signal?.run && TERMINAL.has(signal.run.status)) finished = signal.run;
-        wake();
+        notify();
       }
     });
-    closed.addEventListener('abort', () => wake(), { once: true });
+    closed.addEventListener('abort', notify, { once: true });
     try {
       const deadline = Date.now() + timeoutSeconds * 1000;
       let first = true;
       for (;;) {
+        signalled = false;
         // The first read also checks that the run is the caller's (404 otherwise) before a row handed over is used.
         const run = finished && !first && finished.tenant_id === tenantId ? runView(finished) : await this.get(tenantId, runId);
         first = false;
         if (TERMINAL.has(run.status)) return { terminal: true, run };
         const left = deadline - Date.now();
         if (left <= 0 || closed.aborted) return { terminal: false, run };
+        if (signalled) continue;
         await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, Math.min(left, 5000)); // re-read now and then in case a NOTIFY was lost
+          const timer = setTimeout(resolve, Math.min(left, 5000)); // re-read now and then in case a signal was lost
           wake = () => {
             clearTimeout(timer);
             resolve();
           };
         });
+        wake = undefined;
       }
     } finally {
       unsubscribe();
+      closed.removeEventListener('abort', notify);
     }
   }
 

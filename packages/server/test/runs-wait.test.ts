@@ -1,0 +1,55 @@
+// The long poll must not miss a run's end that is signalled while it reads the run: that read may be answered from a
+// snapshot taken before the run finished, and the next signal may never come. Only setTimeout is faked, so the
+// long poll's periodic re-read (every 5 s) cannot be what answers it.
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import type { Database, Queryable } from '../src/db/database.js';
+import { RunFeed, type SignalBus } from '../src/runs/events.js';
+import type { RunQueue } from '../src/runs/queue.js';
+import { RunService, type RunRow } from '../src/runs/service.js';
+import type { AgentService } from '../src/services/agents.js';
+
+const turns = async (n = 5) => {
+  for (let i = 0; i < n; i++) await new Promise((resolve) => setImmediate(resolve));
+};
+
+function row(status: string): RunRow {
+  const at = new Date('2026-11-23T00:00:00Z');
+  return {
+    id: 'run_1', tenant_id: 'ten_1', agent_id: 'echo', agent_name: 'echo', status, input: {}, output: status === 'succeeded' ? {} : null,
+    error: null, metadata: {}, timeout_seconds: 60, attempt: 1, max_attempts: 3, created_by_key_id: null, created_by_user_id: null,
+    request_id: null, input_tokens: 0, output_tokens: 0, run_seconds: 0, last_seq: status === 'succeeded' ? 5 : 2, worker_id: null,
+    cancel_requested_at: null, created_at: at, started_at: at, finished_at: status === 'succeeded' ? at : null,
+  };
+}
+
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+describe('RunService.wait', () => {
+  it('answers the finished run when the end is signalled while the run is being read', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    const bus: SignalBus = { publish: async () => undefined, subscribe: async () => async () => undefined };
+    const feed = new RunFeed(undefined as unknown as Database, bus);
+    await feed.start();
+    // Reads of the run: each waits until the test answers it.
+    const reads: ((r: RunRow) => void)[] = [];
+    const q: Queryable = {
+      query: (() => new Promise((resolve) => reads.push((r) => resolve({ rows: [r] })))) as Queryable['query'],
+    };
+    const db = { tenant: (_t: string, fn: (q: Queryable) => Promise<unknown>) => fn(q) } as unknown as Database;
+    const runs = new RunService(db, {} as AgentService, {} as RunQueue, feed, { maxAttempts: 3, onError: () => undefined });
+
+    let answer: { terminal: boolean; run: { status: string } } | undefined;
+    void runs.wait('ten_1', 'run_1', 30, new AbortController().signal).then((a) => (answer = a));
+    await turns();
+    expect(reads).toHaveLength(1);
+    // The run finishes (in this process) while the first read is in flight; that read then answers "running".
+    feed.publish({ runId: 'run_1', seq: 5, type: 'run.completed', run: row('succeeded') });
+    await turns();
+    reads[0]!(row('running'));
+    await turns();
+
+    expect(answer).toMatchObject({ terminal: true, run: { status: 'succeeded' } });
+  });
+});

@@ -313,12 +313,10 @@ export class RunService {
     closed.addEventListener('abort', notify, { once: true });
     try {
       const deadline = Date.now() + timeoutSeconds * 1000;
-      let first = true;
       for (;;) {
         signalled = false;
-        // The first read also checks that the run is the caller's (404 otherwise) before a row handed over is used.
-        const run = finished && !first && finished.tenant_id === tenantId ? runView(finished) : await this.get(tenantId, runId);
-        first = false;
+        // A row handed over is used only if it is the caller's tenant's (a read answers 404 for another's run).
+        const run = finished?.tenant_id === tenantId ? runView(finished) : await this.get(tenantId, runId);
         if (TERMINAL.has(run.status)) return { terminal: true, run };
         const left = deadline - Date.now();
         if (left <= 0 || closed.aborted) return { terminal: false, run };

@@ -24,6 +24,8 @@
 // BENCH_CPU_PROF=1 (profile the hub during the reads and during each first throughput run), BENCH_TIMEOUT_S.
 import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
+// The shards the hub spreads each rollup row over: the seeded rollups are spread the same way, so reads sum as many rows.
+import { ROLLUP_SHARDS } from '../packages/server/dist/services/usage.js';
 import {
   BENCH_DIR,
   RESULTS_DIR,
@@ -498,26 +500,27 @@ async function seedUsage(ownerUrl, t, tag) {
           [t.id, t.records, AGENTS, t.keyIds, tag],
         );
         hourly = await c.query(
-          `insert into usage_rollups (tenant_id, granularity, dim, dim_key, bucket, runs, input_tokens, output_tokens, run_seconds)
+          `insert into usage_rollups (tenant_id, granularity, dim, dim_key, bucket, shard, runs, input_tokens, output_tokens, run_seconds)
            select r.tenant_id, 'hour', d.dim,
                   case d.dim when 'all' then '' when 'agent' then r.agent_name else r.api_key_id end,
-                  date_trunc('hour', r.recorded_at), sum(r.runs), sum(r.input_tokens), sum(r.output_tokens), sum(r.run_seconds)
+                  date_trunc('hour', r.recorded_at), abs(hashtext(r.run_id)) % ${ROLLUP_SHARDS},
+                  sum(r.runs), sum(r.input_tokens), sum(r.output_tokens), sum(r.run_seconds)
              from usage_records r cross join (values ('all'), ('agent'), ('api_key')) d(dim)
             where r.tenant_id = $1 and (d.dim <> 'api_key' or r.api_key_id is not null)
-            group by 1, 2, 3, 4, 5`,
+            group by 1, 2, 3, 4, 5, 6`,
           [t.id],
         );
         daily = await c.query(
-          `insert into usage_rollups (tenant_id, granularity, dim, dim_key, bucket, runs, input_tokens, output_tokens, run_seconds)
-           select tenant_id, 'day', dim, dim_key, date_trunc('day', bucket), sum(runs), sum(input_tokens), sum(output_tokens), sum(run_seconds)
+          `insert into usage_rollups (tenant_id, granularity, dim, dim_key, bucket, shard, runs, input_tokens, output_tokens, run_seconds)
+           select tenant_id, 'day', dim, dim_key, date_trunc('day', bucket), shard, sum(runs), sum(input_tokens), sum(output_tokens), sum(run_seconds)
              from usage_rollups where tenant_id = $1 and granularity = 'hour'
-            group by 1, 2, 3, 4, 5`,
+            group by 1, 2, 3, 4, 5, 6`,
           [t.id],
         );
         await c.query(
           `insert into quota_counters (tenant_id, period_start, runs_admitted)
            select $1, date_trunc('month', now()), count(*) from usage_records where tenant_id = $1 and recorded_at >= date_trunc('month', now())
-           on conflict (tenant_id, period_start) do update set runs_admitted = excluded.runs_admitted`,
+           on conflict (tenant_id, period_start, shard) do update set runs_admitted = excluded.runs_admitted`,
           [t.id],
         );
         await c.query('COMMIT');

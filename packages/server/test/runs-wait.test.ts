@@ -53,3 +53,86 @@ describe('RunService.wait', () => {
     expect(answer).toMatchObject({ terminal: true, run: { status: 'succeeded' } });
   });
 });
+
+describe('RunService.wait of a run this process created', () => {
+  // A feed whose bus the test drives, and a database whose reads of the run are counted and answered at once.
+  async function setup(stored: RunRow | undefined) {
+    let reconnect: () => void = () => undefined;
+    let deliver: (payload: string) => void = () => undefined;
+    const bus: SignalBus = {
+      publish: async () => undefined,
+      subscribe: async (onPayload, onReconnect) => {
+        deliver = onPayload;
+        reconnect = onReconnect;
+        return async () => undefined;
+      },
+    };
+    const feed = new RunFeed(undefined as unknown as Database, bus);
+    await feed.start();
+    let reads = 0;
+    const q: Queryable = {
+      query: (async () => {
+        reads++;
+        return { rows: stored ? [stored] : [] };
+      }) as unknown as Queryable['query'],
+    };
+    const db = { tenant: (_t: string, fn: (q: Queryable) => Promise<unknown>) => fn(q) } as unknown as Database;
+    const runs = new RunService(db, {} as AgentService, {} as RunQueue, feed, { maxAttempts: 3, onError: () => undefined });
+    return { feed, runs, reads: () => reads, reconnect: () => reconnect(), deliver: (p: string) => deliver(p) };
+  }
+
+  it('waits without reading it, and answers the final row its end hands over', async () => {
+    const h = await setup(row('running'));
+    h.feed.expect('run_1', 'ten_1');
+    let answer: { terminal: boolean; run: { status: string } } | undefined;
+    void h.runs.wait('ten_1', 'run_1', 30, new AbortController().signal).then((a) => (answer = a));
+    await turns();
+    expect(h.reads()).toBe(0);
+    expect(answer).toBeUndefined();
+    h.feed.publish({ runId: 'run_1', seq: 5, type: 'run.completed', run: row('succeeded') });
+    await turns();
+    expect(answer).toMatchObject({ terminal: true, run: { status: 'succeeded' } });
+    expect(h.reads()).toBe(0);
+  });
+
+  it("reads it when another tenant asks (404), when it ended elsewhere, and after the bus reconnected", async () => {
+    // The periodic re-read (every 5 s) never comes: each answer must come from the first read.
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    const answered = async (p: Promise<unknown>) => {
+      let out: unknown;
+      void p.then((v) => (out = v));
+      await turns();
+      return out;
+    };
+    const h = await setup(row('succeeded'));
+    h.feed.expect('run_1', 'ten_1');
+    // Another tenant's long poll reads (and gets what its read gives: here nothing, as RLS would).
+    const other = await setup(undefined);
+    other.feed.expect('run_1', 'ten_1');
+    await expect(other.runs.wait('ten_2', 'run_1', 30, new AbortController().signal)).rejects.toMatchObject({ status: 404 });
+    expect(other.reads()).toBe(1);
+    // Its end was signalled by another process (no row): a long poll afterwards reads it.
+    h.deliver('run_1 5 run.completed someone-else');
+    expect(await answered(h.runs.wait('ten_1', 'run_1', 30, new AbortController().signal))).toMatchObject({ terminal: true });
+    expect(h.reads()).toBe(1);
+    // Signals may have been lost while the bus reconnected: every run created here is read again.
+    h.feed.expect('run_2', 'ten_1');
+    h.reconnect();
+    expect(await answered(h.runs.wait('ten_1', 'run_2', 30, new AbortController().signal))).toMatchObject({ terminal: true });
+    expect(h.reads()).toBe(2);
+  });
+
+  it('answers with a read when it times out before the end', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+    const h = await setup(row('running'));
+    h.feed.expect('run_1', 'ten_1');
+    let answer: { terminal: boolean; run: { status: string } } | undefined;
+    void h.runs.wait('ten_1', 'run_1', 2, new AbortController().signal).then((a) => (answer = a));
+    await turns();
+    expect(h.reads()).toBe(0);
+    await vi.advanceTimersByTimeAsync(2_000);
+    await turns();
+    expect(answer).toMatchObject({ terminal: false, run: { status: 'running' } });
+    expect(h.reads()).toBe(1);
+  });
+});

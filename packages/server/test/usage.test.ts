@@ -1,6 +1,8 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_PLANS } from '../src/config.js';
+import { prepared } from '../src/db/database.js';
+import { UsageService } from '../src/services/usage.js';
 import { bootstrap, createTenant, startTestHub, type Tenant, type TestHub } from './helpers/hub.js';
 
 let t: TestHub;
@@ -113,6 +115,64 @@ describe('plan quotas', () => {
     expect(refused[0]!.body.code).toBe('quota_exceeded');
     const summary = await t.as(tenant.key).call('GET', '/v1/usage/summary');
     expect(summary.body.quotas.find((q: { name: string }) => q.name === 'runs_per_period')).toMatchObject({ limit: 5, used: 5, remaining: 0 });
+  });
+
+  it('decides the last runs of a quota larger than max_connections exactly, under concurrency', async () => {
+    // Far from the limit, creates take the tenant's admission lock shared and see only the creates committed before
+    // them; within max_connections of it they are decided again under the exclusive lock. 20 lanes cross that line.
+    const [{ max }] = await owner<{ max: number }>("select current_setting('max_connections')::int as max");
+    const limit = max + 10;
+    const tenant = await createTenant(t, admin, 'Large quota', 'business');
+    await t.as(admin.key).call('PATCH', `/v1/admin/tenants/${tenant.tenantId}`, { body: { limits: { runs_per_period: limit } } });
+    const statuses: number[] = [];
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: 20 }, async () => {
+        while (next < limit + 5) {
+          next++;
+          const r = await t.as(tenant.key).call('POST', '/v1/runs', { body: { agent: 'echo', input: 1 } });
+          statuses.push(r.status);
+        }
+      }),
+    );
+    expect(statuses.filter((s) => s === 201)).toHaveLength(limit);
+    expect(statuses.filter((s) => s === 402)).toHaveLength(5);
+    const [{ n }] = await owner<{ n: number }>('select count(*)::int as n from runs where tenant_id = $1', [tenant.tenantId]);
+    expect(n).toBe(limit);
+    const summary = await t.as(tenant.key).call('GET', '/v1/usage/summary');
+    expect(summary.body.quotas.find((q: { name: string }) => q.name === 'runs_per_period')).toMatchObject({ limit, used: limit, remaining: 0 });
+  });
+
+  it("a claim's slot state: free far from the limit, near within max_connections of it under the shared lock, full at it", async () => {
+    const [{ max }] = await owner<{ max: number }>("select current_setting('max_connections')::int as max");
+    const tenant = await createTenant(t, admin, 'Slots', 'business');
+    const limits = (concurrent_runs: number) =>
+      t.as(admin.key).call('PATCH', `/v1/admin/tenants/${tenant.tenantId}`, { body: { limits: { concurrent_runs } } });
+    const guard = new UsageService(t.hub.db, t.hub.config).runSlotGuard()!;
+    const state = async (shared: boolean) => {
+      const res = await t.hub.db.tenant(tenant.tenantId, (q) =>
+        q.query<{ state: string }>(prepared(`select ${guard.state(1, shared)} as state`), [guard.param]),
+      );
+      return res.rows[0]!.state;
+    };
+    await limits(max + 5);
+    expect([await state(true), await state(false)]).toEqual(['free', 'free']);
+    const running = [];
+    for (let i = 0; i < 6; i++) {
+      running.push((await t.as(tenant.key).call('POST', '/v1/runs', { body: { agent: 'echo', input: { delay_ms: 60000 } } })).body.id);
+    }
+    const deadline = Date.now() + 20_000;
+    while (Date.now() < deadline) {
+      const [{ n }] = await owner<{ n: number }>("select count(*)::int as n from runs where tenant_id = $1 and status = 'running'", [tenant.tenantId]);
+      if (n === 6) break;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    // 6 running + max_connections reaches max + 5: the shared lock cannot decide; the exclusive one sees a slot.
+    expect([await state(true), await state(false)]).toEqual(['near', 'free']);
+    await limits(6);
+    expect([await state(true), await state(false)]).toEqual(['full', 'full']);
+    for (const id of running) await t.as(tenant.key).call('POST', `/v1/runs/${id}/cancel`);
+    await settle(tenant.key, running);
   });
 
   it('refuses runs over the concurrency limit of a plan that does not queue, and frees the slot when a run ends', async () => {

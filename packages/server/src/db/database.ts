@@ -47,6 +47,8 @@ export interface TransactionOptions {
    * statement of `fn` runs, with a fresh snapshot, after the lock is held.
    */
   lock?: string;
+  /** Takes `lock` in share mode (`pg_advisory_xact_lock_shared`): it excludes only holders of the exclusive lock. */
+  lockShared?: boolean;
 }
 
 export interface Database extends Queryable {
@@ -134,7 +136,9 @@ export function openDatabase(options: OpenDatabaseOptions): Database {
     const begin =
       `BEGIN ISOLATION LEVEL ${isolation.toUpperCase()}` +
       (tenantId === undefined ? '' : `; SELECT set_config('app.tenant_id', ${client.escapeLiteral(tenantId)}, true)`) +
-      (options?.lock === undefined ? '' : `; SELECT pg_advisory_xact_lock(hashtext(${client.escapeLiteral(options.lock)}))`);
+      (options?.lock === undefined
+        ? ''
+        : `; SELECT pg_advisory_xact_lock${options.lockShared ? '_shared' : ''}(hashtext(${client.escapeLiteral(options.lock)}))`);
     let finished = false;
     const scoped: Queryable = {
       query(text, values) {

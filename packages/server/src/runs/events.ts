@@ -120,6 +120,9 @@ export function notifyBus(db: Database, channel = EVENTS_CHANNEL): SignalBus {
 
 /** NOTIFY payloads are limited to 8000 bytes; Redis messages are kept as small. */
 const MAX_PAYLOAD = 7_000;
+/** How long, and how many, runs created here RunFeed keeps track of (RunFeed.known). */
+const RECENT_MS = 10 * 60_000;
+const RECENT_MAX = 20_000;
 
 /**
  * One subscription per process, fanned out to the requests following a run (SSE streams, long polls). Signals
@@ -134,6 +137,11 @@ export class RunFeed {
   private readonly origin = randomBytes(6).toString('hex');
   private outgoing: RunSignal[] = [];
   private flushing = false;
+  /**
+   * Runs created by this process lately whose end no signal has announced yet, oldest first. All are dropped when the
+   * bus reconnects (signals may have been lost).
+   */
+  private readonly recent = new Map<string, { tenantId: string; expires: number }>();
 
   constructor(
     db: Database,
@@ -151,12 +159,46 @@ export class RunFeed {
           // "<run id> <seq> <type> <origin>"; a message of an earlier version has no origin.
           const [runId, seq, type, origin] = line.split(' ');
           if (origin === this.origin) continue; // delivered here when it was published
-          if (runId && seq && type) this.emitter.emit(runId, { runId, seq: Number(seq), type } satisfies RunSignal);
+          if (runId && seq && type) this.deliver({ runId, seq: Number(seq), type });
         }
       },
       // Signals may have been lost while reconnecting: wake everyone so they re-read from the database.
-      () => this.emitter.emit('*reconnect'),
+      () => {
+        this.recent.clear();
+        this.emitter.emit('*reconnect');
+      },
     );
+  }
+
+  private deliver(s: RunSignal): void {
+    if (s.type === 'run.completed') this.recent.delete(s.runId);
+    this.emitter.emit(s.runId, s);
+  }
+
+  /**
+   * Notes a run this process is about to create (call it before its transaction commits, and forget it if that
+   * fails): until a signal says otherwise, the run has not ended, so a long poll of it need not read it first.
+   */
+  expect(runId: string, tenantId: string): void {
+    const now = Date.now();
+    for (const [id, e] of this.recent) {
+      if (e.expires > now && this.recent.size < RECENT_MAX) break;
+      this.recent.delete(id);
+    }
+    this.recent.set(runId, { tenantId, expires: now + RECENT_MS });
+  }
+
+  forget(runId: string): void {
+    this.recent.delete(runId);
+  }
+
+  /**
+   * True for a run of the tenant that this process created and whose end no signal has announced: it has not ended,
+   * or its end will be signalled. False when unknown (read the run).
+   */
+  unended(runId: string, tenantId: string): boolean {
+    const e = this.recent.get(runId);
+    return e !== undefined && e.tenantId === tenantId && e.expires > Date.now();
   }
 
   async stop(): Promise<void> {
@@ -186,7 +228,7 @@ export class RunFeed {
       for (const p of payloads) this.bus.publish(p).catch((err: unknown) => this.onError(err));
       for (const s of batch) {
         try {
-          this.emitter.emit(s.runId, s);
+          this.deliver(s);
         } catch (err) {
           this.onError(err);
         }

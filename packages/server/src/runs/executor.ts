@@ -8,7 +8,7 @@ import { ProblemError } from '../http/problem.js';
 import { newId } from '../ids.js';
 import { RunFailure, type AgentDefinition, type EmittedEvent, type Runtimes } from '../runtimes/index.js';
 import type { AgentService } from '../services/agents.js';
-import type { RunSlotGuard } from '../services/usage.js';
+import { RecentlyNearLimit, type RunSlotGuard } from '../services/usage.js';
 import { appendEvents, type NewEvent } from './events.js';
 import { finishRun, requeueRun, type OnRunFinished, type RunOutcome } from './lifecycle.js';
 import type { RunJob, RunQueue, RunWorker } from './queue.js';
@@ -76,36 +76,16 @@ export class RunExecutor {
   }
 
   private async claimAndRun(job: RunJob, ac: AbortController): Promise<void> {
-    const { runId, tenantId, attempt } = job;
-    const guard = this.opts.runSlot ?? null;
-    // One statement claims the attempt (if it is still due and the tenant has a slot), stores run.started and clears
-    // the outbox row; or parks the attempt in the outbox when the tenant is at its concurrency limit (the relay, or
-    // the next run of the tenant to finish, offers it again). Under the tenant's slot lock when its plan has slots.
-    const res = await this.db.tenant(
-      tenantId,
-      (q) =>
-        q.query<RunRow>(
-          prepared(`with slot as (select ${guard ? guard.condition(6) : 'true'} as free),
-                claimed as (
-                  update runs set status = 'running', started_at = now(), worker_id = $2,
-                         lease_until = now() + make_interval(secs => $3), last_seq = last_seq + 1
-                   where id = $1 and status = 'queued' and attempt = $4 and (select free from slot)
-                  returning ${RUN_COLUMNS}),
-                started as (
-                  insert into run_events (id, tenant_id, run_id, seq, type, data)
-                  select $5, tenant_id, id, last_seq, 'run.started', jsonb_build_object('attempt', attempt) from claimed),
-                cleared as (delete from run_outbox where run_id = $1 and exists (select 1 from claimed)),
-                parked as (
-                  insert into run_outbox (run_id, tenant_id, attempt, parked)
-                  select id, tenant_id, attempt, true from runs
-                   where id = $1 and status = 'queued' and attempt = $4 and not (select free from slot)
-                  on conflict (run_id) do update set created_at = now(), parked = true)
-           select * from claimed`),
-          [runId, this.workerId, this.opts.leaseMs / 1000, attempt, newEventId(), ...(guard ? [guard.param] : [])],
-        ),
-      { commitEarly: true, ...(guard ? { lock: guard.lockKey(tenantId) } : {}) },
-    );
-    const run = res.rows[0];
+    const { runId, tenantId } = job;
+    // Under the tenant's slot lock when its plan has slots: shared while the tenant is known to be far from its
+    // limit, exclusive near it (see UsageService.runSlotGuard).
+    const shared = this.opts.runSlot ? !this.nearLimit.has(tenantId) : false;
+    let claim = await this.claim(job, shared);
+    if (shared && claim.slot === 'near') {
+      this.nearLimit.mark(tenantId);
+      claim = await this.claim(job, false);
+    }
+    const run = claim.run;
     if (!run) return; // a duplicate or stale delivery, a cancelled run, or no slot (parked)
     this.runs.publish({ runId, seq: run.last_seq, type: 'run.started' });
     this.opts.onRunStarted?.();
@@ -129,6 +109,46 @@ export class RunExecutor {
       : await this.execute(run, agent, ac, events);
     await this.settle(run, outcome, events);
   }
+
+  /**
+   * One statement claims the attempt (if it is still due and the tenant has a slot), stores run.started and clears
+   * the outbox row; or parks the attempt in the outbox when the tenant is at its concurrency limit (the relay, or the
+   * next run of the tenant to finish, offers it again); or, under the shared slot lock close to the limit, does
+   * nothing and answers 'near' (decide again under the exclusive lock).
+   */
+  private async claim(job: RunJob, shared: boolean): Promise<{ run: RunRow | undefined; slot: string }> {
+    const { runId, tenantId, attempt } = job;
+    const guard = this.opts.runSlot ?? null;
+    const res = await this.db.tenant(
+      tenantId,
+      (q) =>
+        q.query<RunRow & { slot: string }>(
+          prepared(`with slot as (select ${guard ? guard.state(6, shared) : "'free'"} as state),
+                claimed as (
+                  update runs set status = 'running', started_at = now(), worker_id = $2,
+                         lease_until = now() + make_interval(secs => $3), last_seq = last_seq + 1
+                   where id = $1 and status = 'queued' and attempt = $4 and (select state from slot) = 'free'
+                  returning ${RUN_COLUMNS}),
+                started as (
+                  insert into run_events (id, tenant_id, run_id, seq, type, data)
+                  select $5, tenant_id, id, last_seq, 'run.started', jsonb_build_object('attempt', attempt) from claimed),
+                cleared as (delete from run_outbox where run_id = $1 and exists (select 1 from claimed)),
+                parked as (
+                  insert into run_outbox (run_id, tenant_id, attempt, parked)
+                  select id, tenant_id, attempt, true from runs
+                   where id = $1 and status = 'queued' and attempt = $4 and (select state from slot) = 'full'
+                  on conflict (run_id) do update set created_at = now(), parked = true)
+           select claimed.*, slot.state as slot from slot left join claimed on true`),
+          [runId, this.workerId, this.opts.leaseMs / 1000, attempt, newEventId(), ...(guard ? [guard.param] : [])],
+        ),
+      { commitEarly: true, ...(guard ? { lock: guard.lockKey(tenantId), lockShared: shared } : {}) },
+    );
+    const row = res.rows[0]!;
+    return { run: row.id ? row : undefined, slot: row.slot };
+  }
+
+  /** Tenants whose claims found them close to their concurrency limit lately: their claims take the exclusive lock. */
+  private readonly nearLimit = new RecentlyNearLimit();
 
   private async execute(run: RunRow, agent: AgentDefinition, ac: AbortController, events: EventWriter): Promise<RunOutcome | 'retry'> {
     const started = performance.now();

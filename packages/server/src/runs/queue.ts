@@ -19,6 +19,12 @@ export interface RunWorker {
 export interface RunQueue {
   readonly backend: 'redis' | 'postgres';
   enqueue(job: RunJob): Promise<void>;
+  /**
+   * PostgreSQL backend only: the statement that enqueues `job` in the caller's own transaction, so that the run and
+   * its job commit together (no outbox row, no second round trip). It calls BullMQ's `add_job` function with the
+   * arguments Queue.add gives it for `enqueue`'s options; a job id already in the queue is ignored, as by `enqueue`.
+   */
+  enqueueStatement?(job: RunJob): { text: string; values: unknown[] };
   work(process: (job: RunJob) => Promise<void>, concurrency: number): RunWorker;
   /** Jobs waiting to be picked up (a gauge for /metrics). */
   depth(): Promise<number>;
@@ -135,12 +141,26 @@ export function createRunQueue(opts: RunQueueOptions): RunQueue {
       }
     : undefined;
 
+  const addJobText = `select ${BULLMQ_SCHEMA}.add_job($1, $2, $3, $4::jsonb, $5::jsonb, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`;
   return {
     backend: opts.redisUrl ? 'redis' : 'postgres',
     signals,
+    ...(opts.redisUrl
+      ? {}
+      : {
+          enqueueStatement(job: RunJob) {
+            const jobId = `${job.runId}.${job.attempt}`;
+            const jobOpts = { attempts: 1, jobId, removeOnComplete: true, removeOnFail: true };
+            // queue, id, name, data, opts, priority, delay, timestamp, max attempts, parent queue, parent id,
+            // parent key, deduplication id, scheduler id, lifo.
+            const values = [QUEUE_NAME, jobId, 'run', JSON.stringify(job), JSON.stringify(jobOpts), 0, 0, Date.now(), 1, null, null, null, null, null, false];
+            return { text: addJobText, values };
+          },
+        }),
     async enqueue(job) {
       // One job id per run attempt: BullMQ ignores a second add with the same id, so relays and retries of the
       // enqueue cannot create duplicates.
+      // enqueueStatement must give add_job what this gives it.
       await queue.add('run', job, {
         jobId: `${job.runId}.${job.attempt}`,
         removeOnComplete: true,

@@ -4,6 +4,7 @@ import { ProblemError, badRequest, notFound } from '../http/problem.js';
 import { newId } from '../ids.js';
 import { SHIPPED_AGENTS, type AgentDefinition } from '../runtimes/index.js';
 import type { AgentService } from '../services/agents.js';
+import { AdmissionRetry } from '../services/usage.js';
 import type { Principal } from '../services/principal.js';
 import { appendEvents, readEvents, type RunFeed, type RunEventView, type RunSignal } from './events.js';
 import type { OnRunFinished } from './lifecycle.js';
@@ -99,9 +100,14 @@ export interface RunAdmission {
   /**
    * Runs last in the create transaction (the new run is already visible to it); rejects with a problem to refuse the
    * run. Its statements must be issued synchronously and must decide by themselves (a failing statement refuses):
-   * COMMIT is sent right behind them, before their answers.
+   * COMMIT is sent right behind them, before their answers. With `shared` (the transaction holds `lockKey` shared),
+   * it may reject with AdmissionRetry instead: the create is then run again with the lock exclusive.
    */
-  admit?(q: Queryable, principal: Principal): Promise<void>;
+  admit?(q: Queryable, principal: Principal, shared: boolean): Promise<void>;
+  /** The advisory lock the create transaction takes before its statements; none if undefined. */
+  lockKey?(tenantId: string): string | undefined;
+  /** Whether the tenant's next create should try the lock shared. */
+  shareable?(tenantId: string): boolean;
 }
 
 export class RunService {
@@ -126,10 +132,15 @@ export class RunService {
     const agent = shippedAgent(body.agent) ?? (await this.db.tenant(tenantId, (q) => this.agents.resolve(q, body.agent), { commitEarly: true }));
     this.agents.validateInput(agent, body.input);
     // One round trip: the insert, admission and COMMIT leave together (admission decides in SQL), so the tenant's
-    // quota counter is never held locked while this process works.
-    const row = await this.db.tenant(tenantId, (q) => {
-      // One statement stores the run, its run.queued event and its outbox row: the outbox row commits with the run,
-      // so if this process dies before the queue has the job, the relay enqueues it.
+    // admission lock is never held while this process works. A second one only when a shared admission was too close
+    // to a limit to decide (UsageService.admit).
+    const admission = this.opts.admission;
+    const lock = admission?.lockKey?.(tenantId);
+    // On the PostgreSQL backend the job is added in the same transaction as the run; otherwise an outbox row commits
+    // with the run, so if this process dies before the queue has the job, the relay enqueues it.
+    const enqueue = this.queue.enqueueStatement?.({ runId, tenantId, attempt: 1 });
+    const insert = (shared: boolean) => this.db.tenant(tenantId, (q) => {
+      // One statement stores the run, its run.queued event and (without an enqueue statement) its outbox row.
       const inserted = q.query<RunRow>(
         prepared(`with run as (
            insert into runs (id, tenant_id, agent_id, agent_name, input, metadata, timeout_seconds, max_attempts,
@@ -137,8 +148,8 @@ export class RunService {
            values ($1, $2, $3, $4, $5::jsonb, $6, $7, $8, $9, $10, $11, 1) returning ${RUN_COLUMNS}),
          queued as (
            insert into run_events (id, tenant_id, run_id, seq, type, data)
-           select $12, tenant_id, id, 1, 'run.queued', jsonb_build_object('attempt', 1) from run),
-         outbox as (insert into run_outbox (run_id, tenant_id, attempt) select id, tenant_id, 1 from run)
+           select $12, tenant_id, id, 1, 'run.queued', jsonb_build_object('attempt', 1) from run)${enqueue ? '' : `,
+         outbox as (insert into run_outbox (run_id, tenant_id, attempt) select id, tenant_id, 1 from run)`}
          select * from run`),
         [
           runId,
@@ -155,13 +166,25 @@ export class RunService {
           newId('evt'),
         ],
       );
-      // Admission comes last, issued right behind the insert (same round trip): it locks the tenant's quota counter,
-      // held until COMMIT, so it should be held briefly. A refusal rolls the whole transaction back: the run was
-      // never created.
-      const admitted = this.opts.admission?.admit?.(q, principal);
-      return Promise.all([inserted, admitted]).then(([res]) => res.rows[0]!);
-    }, { commitEarly: true });
-    await this.dispatch(tenantId, runId, 1);
+      const enqueued = enqueue && q.query(prepared(enqueue.text), enqueue.values);
+      // Admission comes last, issued right behind the insert (same round trip), under the tenant's admission lock,
+      // held until COMMIT. A refusal rolls the whole transaction back: the run was never created.
+      const admitted = admission?.admit?.(q, principal, shared);
+      return Promise.all([inserted, enqueued, admitted]).then(([res]) => res.rows[0]!);
+    }, { commitEarly: true, ...(lock === undefined ? {} : { lock, lockShared: shared }) });
+    const shared = lock !== undefined && (admission?.shareable?.(tenantId) ?? false);
+    // Before the commit, so that the run's end cannot be signalled before the feed knows the run.
+    this.feed.expect(runId, tenantId);
+    const row = await insert(shared)
+      .catch((err: unknown) => {
+        if (shared && err instanceof AdmissionRetry) return insert(false);
+        throw err;
+      })
+      .catch((err: unknown) => {
+        this.feed.forget(runId);
+        throw err;
+      });
+    if (!enqueue) await this.dispatch(tenantId, runId, 1);
     return runView(row);
   }
 
@@ -312,14 +335,20 @@ export class RunService {
     });
     closed.addEventListener('abort', notify, { once: true });
     try {
+      // A run this process created and has not seen end needs no first read: its end will wake this loop.
+      let unread = this.feed.unended(runId, tenantId);
       const deadline = Date.now() + timeoutSeconds * 1000;
       for (;;) {
         signalled = false;
         // A row handed over is used only if it is the caller's tenant's (a read answers 404 for another's run).
-        const run = finished?.tenant_id === tenantId ? runView(finished) : await this.get(tenantId, runId);
-        if (TERMINAL.has(run.status)) return { terminal: true, run };
+        const run = finished?.tenant_id === tenantId ? runView(finished) : unread ? undefined : await this.get(tenantId, runId);
+        unread = false;
+        if (run && TERMINAL.has(run.status)) return { terminal: true, run };
         const left = deadline - Date.now();
-        if (left <= 0 || closed.aborted) return { terminal: false, run };
+        if (left <= 0 || closed.aborted) {
+          if (run) return { terminal: false, run };
+          continue; // answer with a read
+        }
         if (signalled) continue;
         await new Promise<void>((resolve) => {
           const timer = setTimeout(resolve, Math.min(left, 5000)); // re-read now and then in case a signal was lost

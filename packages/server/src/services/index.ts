@@ -39,7 +39,11 @@ export function createServices(deps: ServiceDeps): Services {
   const { config, db, principals } = deps;
   const agents = new AgentService(db, deps.dataKey, { allowPrivateWebhooks: config.allowPrivateWebhooks });
   const usage = new UsageService(db, config);
-  const admission: RunAdmission = { admit: (q, principal) => usage.admit(q, principal) };
+  const admission: RunAdmission = {
+    admit: (q, principal, shared) => usage.admit(q, principal, shared),
+    lockKey: (tenantId) => usage.admissionLockKey(tenantId),
+    shareable: (tenantId) => usage.admissionShareable(tenantId),
+  };
   const sessions = new SessionService(db, principals, {
     access: config.accessTokenTtlSeconds,
     refresh: config.refreshTokenTtlSeconds,

@@ -46,8 +46,9 @@ export const TENANT_TABLES: { table: string; exportAs?: string; sql?: string; ma
   {
     table: 'usage_rollups',
     exportAs: 'usage',
-    sql: `select bucket, dim_key, runs, input_tokens, output_tokens, run_seconds from usage_rollups
-           where granularity = 'day' and dim = 'agent' order by bucket, dim_key`,
+    sql: `select bucket, dim_key, sum(runs) as runs, sum(input_tokens) as input_tokens, sum(output_tokens) as output_tokens,
+                 sum(run_seconds) as run_seconds
+            from usage_rollups where granularity = 'day' and dim = 'agent' group by bucket, dim_key order by bucket, dim_key`,
     map: (r: { bucket: Date; dim_key: string; runs: string; input_tokens: string; output_tokens: string; run_seconds: number }) => ({
       start: r.bucket.toISOString(),
       end: new Date(r.bucket.getTime() + 86_400_000).toISOString(),

@@ -1,5 +1,6 @@
 // Usage and plans: metering each finished run (exactly once, with its final state), rollups for reads that never
 // scan raw records, and admission against the plan's hard limits before a run is queued.
+import { randomInt } from 'node:crypto';
 import type { Config, PlanLimits, PlanName } from '../config.js';
 import { prepared, type Database, type Queryable } from '../db/database.js';
 import { ProblemError, badRequest } from '../http/problem.js';
@@ -25,6 +26,45 @@ function truncate(d: Date, granularity: 'hour' | 'day'): Date {
 
 const MAX_BUCKETS = { hour: 744, day: 366 } as const;
 
+/**
+ * Shards of each rollup row (migration 0011): a process writes them in turn, so its concurrent finishing runs lock
+ * different rows; reads sum them. Bounded by the column's check (< 64).
+ */
+export const ROLLUP_SHARDS = 8;
+/** Shards of a tenant's period counter (migration 0011), written in turn like the rollups'. */
+const COUNTER_SHARDS = 8;
+/** gcorp_refuse_run's quota name for "decide again under the exclusive lock" (admit). */
+const EXCLUSIVE = 'exclusive';
+
+/** Thrown by a shared admission close to a limit: run the create again with the exclusive admission lock. */
+export class AdmissionRetry extends Error {
+  constructor() {
+    super('admission must be decided under the exclusive lock');
+  }
+}
+
+/**
+ * Tenants found close to a limit lately (10 s), whose next creates (or claims) take the exclusive lock at once rather
+ * than trying the shared one first. Bounded: expired marks are dropped once it holds many.
+ */
+export class RecentlyNearLimit {
+  private readonly until = new Map<string, number>();
+
+  has(tenantId: string): boolean {
+    const until = this.until.get(tenantId);
+    if (until === undefined) return false;
+    if (until > Date.now()) return true;
+    this.until.delete(tenantId);
+    return false;
+  }
+
+  mark(tenantId: string): void {
+    const now = Date.now();
+    if (this.until.size >= 10_000) for (const [t, u] of this.until) if (u <= now) this.until.delete(t);
+    this.until.set(tenantId, now + 10_000);
+  }
+}
+
 interface TotalsRow {
   runs: string | number;
   input_tokens: string | number;
@@ -35,7 +75,8 @@ interface TotalsRow {
 export interface RunSlotGuard {
   lockKey(tenantId: string): string;
   param: string;
-  condition(paramIndex: number): string;
+  /** SQL for the slot state, 'free', 'full' or (shared lock only) 'near'; see runSlotGuard. */
+  state(paramIndex: number, shared: boolean): string;
 }
 
 export class UsageService {
@@ -63,19 +104,27 @@ export class UsageService {
 
   /**
    * Admission, inside the run's create transaction, issued synchronously (before its first await) right behind the
-   * run's insert, so the caller may send COMMIT in the same round trip. The period counter row is locked (and
-   * counted up) first, so concurrent creates of one tenant are decided one after another and the Nth run passes while
-   * the N+1th is refused, exactly. The checks are a second statement, with a snapshot taken once the lock is held,
-   * and decide in SQL: a refusal raises (gcorp_refuse_run), which rolls the transaction back, the count with it, and
-   * comes out as a 402 quota_exceeded problem. The lock is never held while waiting for this process.
+   * run's insert, so the caller may send COMMIT in the same round trip. The checks decide in SQL: a refusal raises
+   * (gcorp_refuse_run), which rolls the transaction back, the count with it, and comes out as a 402 quota_exceeded
+   * problem.
+   *
+   * The create transaction holds the tenant's admission lock (admissionLockKey) from its start. Taken exclusively,
+   * the tenant's creates are decided one after another, each seeing every earlier one: the Nth run passes while the
+   * N+1th is refused, exactly. Taken shared (`shared`), they do not wait for each other, and each sees only the creates
+   * committed before it; those in flight are at most one per connection, so a count more than max_connections away
+   * from a limit cannot reach it even if they all commit. Closer to a limit that concurrent creates can cross (runs
+   * per period; runs at once, for plans that refuse when busy) the shared admission rejects with AdmissionRetry, and
+   * the create is decided again under the exclusive lock, which waits for every shared holder to commit. The period
+   * counter is spread over shards so that shared creates do not queue on one row either.
    */
-  admit(q: Queryable, principal: Principal): Promise<void> {
+  admit(q: Queryable, principal: Principal, shared = false): Promise<void> {
     if (!this.config.limitsEnabled) return Promise.resolve();
     const { start, end } = periodOf();
+    this.counterShard = (this.counterShard + 1) % COUNTER_SHARDS;
     const counted = q.query(
-      prepared(`insert into quota_counters (tenant_id, period_start, runs_admitted) values ($1, $2, 1)
-       on conflict (tenant_id, period_start) do update set runs_admitted = quota_counters.runs_admitted + 1`),
-      [principal.tenantId, start],
+      prepared(`insert into quota_counters (tenant_id, period_start, shard, runs_admitted) values ($1, $2, $3, 1)
+       on conflict (tenant_id, period_start, shard) do update set runs_admitted = quota_counters.runs_admitted + 1`),
+      [principal.tenantId, start, this.counterShard],
     );
     const limit = (name: QuotaName) =>
       `((case when jsonb_typeof(t.limits -> '${name}') = 'number' then t.limits -> '${name}' else t.base -> '${name}' end) #>> '{}')::bigint`;
@@ -85,7 +134,7 @@ export class UsageService {
                          ${limit('concurrent_runs')} as concurrent, coalesce((base ->> 'queue_when_busy')::boolean, false) as queue_when_busy
                     from t),
             f as (select l.*,
-                         (select runs_admitted - 1 from quota_counters where period_start = $1) as admitted,
+                         (select sum(runs_admitted) - 1 from quota_counters where period_start = $1) as admitted,
                          case when l.tokens is not null then
                            (select coalesce(sum(input_tokens), 0) + coalesce(sum(output_tokens), 0) from usage_rollups
                              where granularity = 'day' and dim = 'all' and bucket >= $1) end as used_tokens,
@@ -100,14 +149,22 @@ export class UsageService {
                   gcorp_refuse_run('tokens_per_period', jsonb_build_object('limit', tokens, 'used', used_tokens))
                 when others is not null and others >= concurrent then
                   gcorp_refuse_run('concurrent_runs', jsonb_build_object('others', others))
+                -- Shared lock: a limit that the creates in flight elsewhere could reach is decided under the exclusive one.
+                when $3 and ((runs is not null and admitted + current_setting('max_connections')::bigint >= runs)
+                             or (others is not null and others + current_setting('max_connections')::bigint >= concurrent)) then
+                  gcorp_refuse_run('${EXCLUSIVE}', '{}')
                 else true end as admitted
          from f`),
-      [start, this.plansParam],
+      [start, this.plansParam, shared],
     );
     return Promise.all([counted, checked]).then(
       () => undefined,
       (err: { code?: string; message?: string; detail?: string }) => {
         if (err?.code !== 'GQ402') throw err;
+        if (err.message === EXCLUSIVE) {
+          this.nearLimit.mark(principal.tenantId);
+          throw new AdmissionRetry();
+        }
         const f = JSON.parse(err.detail ?? '{}') as Record<string, number | string>;
         switch (err.message) {
           case 'runs_per_period':
@@ -121,6 +178,19 @@ export class UsageService {
     );
   }
 
+  /** The advisory lock of the tenant's run creates (see admit); none when limits are off. */
+  admissionLockKey(tenantId: string): string | undefined {
+    return this.config.limitsEnabled ? `gcorp-admission:${tenantId}` : undefined;
+  }
+
+  /** Whether the tenant's next create may try the shared admission lock: no create of it was near a limit lately. */
+  admissionShareable(tenantId: string): boolean {
+    return !this.nearLimit.has(tenantId);
+  }
+
+  private readonly nearLimit = new RecentlyNearLimit();
+  private counterShard = randomInt(COUNTER_SHARDS);
+
   /** The plans' limits as a JSON parameter: SQL applies a tenant's overrides to them as limitsFor does. */
   private get plansParam(): string {
     return (this.plansJson ??= JSON.stringify(this.config.plans));
@@ -130,8 +200,14 @@ export class UsageService {
   /**
    * For plans that queue instead of refusing: the guard a worker's claim of a run carries, so that two workers cannot
    * both take the last slot. The claim transaction takes the advisory lock `lockKey(tenantId)` before its statement,
-   * whose `condition(n)` (with `param` as parameter $n) is true while the tenant runs fewer runs than its plan (with
-   * the instance admin's overrides) allows at once. Null when limits are off.
+   * in which `state(n, shared)` (with `param` as parameter $n) is the tenant's slot state: 'free' while it runs fewer
+   * runs than its plan (with the instance admin's overrides) allows at once, 'full' when it runs that many.
+   *
+   * Taken exclusively, the lock makes the tenant's claims count one after another: exact. Taken shared, concurrent
+   * claims do not wait for each other, and a claim counts only the claims committed before it; the others in flight
+   * are at most one per connection, so a count more than max_connections below the limit cannot reach it even if they
+   * all commit. Closer to the limit, the shared state is 'near': the claim is decided again under the exclusive lock,
+   * which waits for every shared holder to commit. Null when limits are off.
    */
   runSlotGuard(): RunSlotGuard | null {
     if (!this.config.limitsEnabled) return null;
@@ -140,11 +216,15 @@ export class UsageService {
       lockKey: (tenantId) => `gcorp-slots:${tenantId}`,
       param: JSON.stringify(perPlan),
       // An override that is a number wins; else the plan's value (null: unlimited), unknown plans counting as free.
-      condition: (n) => `coalesce((
-          select l.lim is null or (select count(*) from runs where status = 'running') < l.lim
+      state: (n, shared) => `coalesce((
+          select case when l.lim is null then 'free'
+                      else (select case when c.n >= l.lim then 'full'
+                                        when ${shared ? "c.n + current_setting('max_connections')::bigint < l.lim" : 'true'} then 'free'
+                                        else 'near' end
+                              from (select count(*) as n from runs where status = 'running') c) end
             from (select ((case when jsonb_typeof(t.limits -> 'concurrent_runs') = 'number' then t.limits -> 'concurrent_runs'
                                 else coalesce($${n}::jsonb -> t.plan, $${n}::jsonb -> 'free') end) #>> '{}')::bigint as lim
-                    from tenants t) l), true)`,
+                    from tenants t) l), 'free')`,
     };
   }
 
@@ -154,6 +234,7 @@ export class UsageService {
    * statement that finishes the run, without waiting for its answer.
    */
   async record(q: Queryable, run: RunRow): Promise<void> {
+    this.rollupShard = (this.rollupShard + 1) % ROLLUP_SHARDS;
     // The rollup rows in a fixed order, so concurrent runs lock them alike; '' as api_key = started by a user session.
     await q.query(
       prepared(`with rec as (
@@ -161,13 +242,13 @@ export class UsageService {
          select $1::text, $2::text, $3::text, $4::text, $5::text, $6::text, $7::bigint, $8::bigint, $9::float8
           where exists (select 1 from runs where id = $1 and status = $6 and finished_at is not null)
          on conflict (run_id) do nothing returning recorded_at)
-       insert into usage_rollups (tenant_id, granularity, dim, dim_key, bucket, runs, input_tokens, output_tokens, run_seconds)
-       select $2, g.granularity, g.dim, g.dim_key, date_trunc(g.granularity, rec.recorded_at, 'UTC'), 1, $7, $8, $9
+       insert into usage_rollups (tenant_id, granularity, dim, dim_key, bucket, shard, runs, input_tokens, output_tokens, run_seconds)
+       select $2, g.granularity, g.dim, g.dim_key, date_trunc(g.granularity, rec.recorded_at, 'UTC'), $10::smallint, 1, $7, $8, $9
          from rec, (values (1, 'hour', 'all', ''), (2, 'hour', 'agent', $3), (3, 'hour', 'api_key', coalesce($4, '')),
                            (4, 'day', 'all', ''), (5, 'day', 'agent', $3), (6, 'day', 'api_key', coalesce($4, '')))
                    as g(n, granularity, dim, dim_key)
         order by g.n
-       on conflict (tenant_id, granularity, dim, dim_key, bucket) do update set
+       on conflict (tenant_id, granularity, dim, dim_key, bucket, shard) do update set
          runs = usage_rollups.runs + 1,
          input_tokens = usage_rollups.input_tokens + excluded.input_tokens,
          output_tokens = usage_rollups.output_tokens + excluded.output_tokens,
@@ -182,9 +263,11 @@ export class UsageService {
         Number(run.input_tokens),
         Number(run.output_tokens),
         run.run_seconds,
+        this.rollupShard,
       ],
     );
   }
+  private rollupShard = randomInt(ROLLUP_SHARDS);
 
   private async periodTotals(q: Queryable, start: Date): Promise<TotalsRow> {
     const res = await q.query<TotalsRow>(
@@ -201,7 +284,7 @@ export class UsageService {
     return this.db.tenant(principal.tenantId, async (q) => {
       const limits = await this.tenantLimits(q);
       const totals = await this.periodTotals(q, start);
-      const counter = await q.query<{ runs_admitted: string }>('select runs_admitted from quota_counters where period_start = $1', [start]);
+      const counter = await q.query<{ runs_admitted: string }>('select sum(runs_admitted) as runs_admitted from quota_counters where period_start = $1', [start]);
       const active = await q.query<{ queued: number; running: number }>(
         `select count(*) filter (where status = 'queued')::int as queued, count(*) filter (where status = 'running')::int as running
            from runs where status in ('queued', 'running')`,
@@ -257,8 +340,11 @@ export class UsageService {
     const dim = query.group_by ?? 'all';
     const rows = await this.db.tenant(principal.tenantId, (q) =>
       q.query<TotalsRow & { bucket: Date; dim_key: string }>(
-        `select bucket, dim_key, runs, input_tokens, output_tokens, run_seconds from usage_rollups
-          where granularity = $1 and dim = $2 and bucket >= $3 and bucket < $4 order by bucket, dim_key`,
+        `select bucket, dim_key, sum(runs) as runs, sum(input_tokens) as input_tokens, sum(output_tokens) as output_tokens,
+                sum(run_seconds) as run_seconds
+           from usage_rollups
+          where granularity = $1 and dim = $2 and bucket >= $3 and bucket < $4
+          group by bucket, dim_key order by bucket, dim_key`,
         [g, dim, first, new Date(first.getTime() + count * step)],
       ),
     );

@@ -32,7 +32,8 @@
 // Environment: BENCH_LIGHT_RUNS (default 100), BENCH_RUNS (measured runs per round, default 500), BENCH_RUNS_WARMUP (default 50), BENCH_RAW_JOBS
 // (measured raw jobs per round, default 4x BENCH_RUNS), BENCH_RUN_CONCURRENCY (client lanes, default 16),
 // BENCH_WORKER_CONCURRENCY (hub workers and raw worker, default 16), BENCH_RUN_EVENTS (echo's `events`, default 3),
-// BENCH_ROUNDS (default 1; each backend measured that many times, hub and raw alternating; medians reported),
+// BENCH_ROUNDS (default 3; each backend measured that many times, hub and raw alternating; medians reported: single
+// rounds of the same code differ by up to 30% on a 2-CPU virtual machine),
 // REDIS_URL, DATABASE_URL (fresh databases are created on it and dropped; unset: embedded PostgreSQL),
 // BENCH_CPU_PROF=1 (profile the hub during its first measured round; figures are lower), BENCH_TIMEOUT_S,
 // BENCH_RUN_LIMITS=off (diagnosis: the hub without quotas and rate limits; by default they are on, with a plan whose
@@ -101,7 +102,7 @@ const settings = {
   concurrency: envInt('BENCH_RUN_CONCURRENCY', 16, { min: 1, max: 256 }),
   workerConcurrency: envInt('BENCH_WORKER_CONCURRENCY', 16, { min: 1, max: 256 }),
   events: envInt('BENCH_RUN_EVENTS', 3, { min: 0, max: 100 }),
-  rounds: envInt('BENCH_ROUNDS', 1, { min: 1, max: 20 }),
+  rounds: envInt('BENCH_ROUNDS', 3, { min: 1, max: 20 }),
   lightRuns: envInt('BENCH_LIGHT_RUNS', 100, { min: 10, max: 10_000 }),
   cpuProfile: process.env.BENCH_CPU_PROF === '1',
   // Diagnosis only: BENCH_RUN_LIMITS=off runs the hub with limitsEnabled false (no admission, slots or rate limits).

@@ -24,7 +24,8 @@
 // BENCH_CPU_PROF=1 (profile the hub during the reads and during each first throughput run), BENCH_TIMEOUT_S.
 import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
-// The shards the hub spreads each rollup row over: the seeded rollups are spread the same way, so reads sum as many rows.
+// The shards the hub spreads each rollup row over. Seeded as the hub leaves them: the buckets still open spread over
+// the shards, the closed ones folded into shard 0 (gcorp_compact_rollups, every minute).
 import { ROLLUP_SHARDS } from '../packages/server/dist/services/usage.js';
 import {
   BENCH_DIR,
@@ -503,7 +504,9 @@ async function seedUsage(ownerUrl, t, tag) {
           `insert into usage_rollups (tenant_id, granularity, dim, dim_key, bucket, shard, runs, input_tokens, output_tokens, run_seconds)
            select r.tenant_id, 'hour', d.dim,
                   case d.dim when 'all' then '' when 'agent' then r.agent_name else r.api_key_id end,
-                  date_trunc('hour', r.recorded_at), abs(hashtext(r.run_id)) % ${ROLLUP_SHARDS},
+                  date_trunc('hour', r.recorded_at),
+                  case when r.recorded_at >= date_trunc('hour', now()) - interval '1 hour'
+                       then abs(hashtext(r.run_id)) % ${ROLLUP_SHARDS} else 0 end,
                   sum(r.runs), sum(r.input_tokens), sum(r.output_tokens), sum(r.run_seconds)
              from usage_records r cross join (values ('all'), ('agent'), ('api_key')) d(dim)
             where r.tenant_id = $1 and (d.dim <> 'api_key' or r.api_key_id is not null)

@@ -83,6 +83,50 @@ describe('usage metering', () => {
     }
   });
 
+  it('folds the shards of closed buckets into one row each, leaving every total as it was', async () => {
+    const tenant = await createTenant(t, admin, 'Compaction', 'business');
+    const hour = 3_600_000;
+    const day = 24 * hour;
+    const now = Date.now();
+    const closedHour = new Date(Math.floor(now / hour) * hour - 3 * hour);
+    const openHour = new Date(Math.floor(now / hour) * hour);
+    const closedDay = new Date(Math.floor(now / day) * day - 3 * day);
+    const openDay = new Date(Math.floor(now / day) * day);
+    // Rows as finishing runs leave them, spread over shards; the closed hour also has a shard 0 row already.
+    const rows: [string, Date, number, number][] = [['hour', closedHour, 0, 7]];
+    for (const [granularity, bucket] of [['hour', closedHour], ['hour', openHour], ['day', closedDay], ['day', openDay]] as const) {
+      for (const shard of [1, 3, 5]) rows.push([granularity, bucket, shard, shard]);
+    }
+    for (const [granularity, bucket, shard, runs] of rows) {
+      await owner(
+        `insert into usage_rollups (tenant_id, granularity, dim, dim_key, bucket, shard, runs, input_tokens, output_tokens, run_seconds)
+         values ($1, $2, 'all', '', $3, $4, $5::bigint, $5::bigint * 10, $5::bigint * 100, $5::bigint * 0.5)`,
+        [tenant.tenantId, granularity, bucket, shard, runs],
+      );
+    }
+    const series = async () => [
+      (await t.as(tenant.key).call('GET', `/v1/usage?granularity=hour&from=${closedHour.toISOString()}`)).body.data,
+      (await t.as(tenant.key).call('GET', `/v1/usage?granularity=day&from=${closedDay.toISOString()}`)).body.data,
+    ];
+    const before = await series();
+    expect(before[0].find((b: { start: string }) => b.start === closedHour.toISOString())).toMatchObject({ runs: 16, input_tokens: 160 });
+
+    await t.hub.db.query('select gcorp_compact_rollups(1000)');
+    const shards = await owner<{ granularity: string; bucket: Date; shard: number; runs: string; output_tokens: string; run_seconds: number }>(
+      `select granularity, bucket, shard, runs, output_tokens, run_seconds from usage_rollups where tenant_id = $1 order by granularity, bucket, shard`,
+      [tenant.tenantId],
+    );
+    const of = (granularity: string, bucket: Date) =>
+      shards.filter((r) => r.granularity === granularity && r.bucket.getTime() === bucket.getTime()).map((r) => [r.shard, Number(r.runs)]);
+    expect(of('hour', closedHour)).toEqual([[0, 16]]);
+    expect(of('day', closedDay)).toEqual([[0, 9]]);
+    // The open buckets are still being written: left as they are.
+    expect(of('hour', openHour)).toEqual([[1, 1], [3, 3], [5, 5]]);
+    expect(of('day', openDay)).toEqual([[1, 1], [3, 3], [5, 5]]);
+    expect(shards.find((r) => r.granularity === 'hour' && r.shard === 0)).toMatchObject({ output_tokens: '1600', run_seconds: 8 });
+    expect(await series()).toEqual(before);
+  });
+
   it('lists every bucket in the range, empty ones as zeros', async () => {
     const tenant = await createTenant(t, admin, 'Zeros', 'pro');
     const from = new Date(Date.now() - 29 * 86_400_000).toISOString();

@@ -1,5 +1,6 @@
 // Housekeeping every process does: relay outbox rows the queue never got, recover runs whose worker vanished,
-// time out runs nobody finished, and forget expired Idempotency-Key records.
+// time out runs nobody finished, forget expired Idempotency-Key records, and fold the shards of closed usage rollup
+// buckets into one row.
 import type { FastifyBaseLogger } from 'fastify';
 import type { Database } from '../db/database.js';
 import type { RunSignal } from './events.js';
@@ -67,6 +68,7 @@ export class RunSweeper {
     if (Date.now() - this.lastExpiry > 60_000) {
       this.lastExpiry = Date.now();
       await this.db.query('select gcorp_expire_idempotency_keys()');
+      await this.db.query('select gcorp_compact_rollups(1000)');
     }
   }
 

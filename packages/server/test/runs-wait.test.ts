@@ -136,3 +136,59 @@ describe('RunService.wait of a run this process created', () => {
     expect(h.reads()).toBe(1);
   });
 });
+
+describe('RunService.stream of a run this process created', () => {
+  async function setup() {
+    const bus: SignalBus = { publish: async () => undefined, subscribe: async () => async () => undefined };
+    const feed = new RunFeed(undefined as unknown as Database, bus);
+    await feed.start();
+    const at = new Date('2026-11-23T00:00:00Z');
+    const stored = [
+      { id: 'evt_1', run_id: 'run_1', seq: 1, type: 'run.queued', data: {}, created_at: at },
+      { id: 'evt_2', run_id: 'run_1', seq: 2, type: 'run.completed', data: {}, created_at: at },
+    ];
+    let visible = 1;
+    const reads = { run: 0, events: 0 };
+    const q: Queryable = {
+      query: (async (text: string | { text: string }, values?: unknown[]) => {
+        const sql = typeof text === 'string' ? text : text.text;
+        if (sql.includes('from run_events')) {
+          reads.events++;
+          return { rows: stored.slice(0, visible).filter((e) => e.seq > Number(values![1])) };
+        }
+        reads.run++;
+        return { rows: [row(visible === 2 ? 'succeeded' : 'running')] };
+      }) as unknown as Queryable['query'],
+    };
+    const db = { tenant: (_t: string, fn: (q: Queryable) => Promise<unknown>) => fn(q) } as unknown as Database;
+    const runs = new RunService(db, {} as AgentService, {} as RunQueue, feed, { maxAttempts: 3, onError: () => undefined });
+    return { feed, runs, reads, end: () => (visible = 2) };
+  }
+
+  it('reads only its events: no existence check, no status read, until its end', async () => {
+    const h = await setup();
+    h.feed.expect('run_1', 'ten_1');
+    await h.runs.assertExists('ten_1', 'run_1');
+    const seen: number[] = [];
+    let done = false;
+    void h.runs.stream('ten_1', 'run_1', 0, (e) => seen.push(e.seq) > 0, () => undefined, new AbortController().signal).then(() => (done = true));
+    await turns();
+    expect(seen).toEqual([1]);
+    h.end();
+    h.feed.publish({ runId: 'run_1', seq: 2, type: 'run.completed' });
+    await turns();
+    expect(done).toBe(true);
+    expect(seen).toEqual([1, 2]);
+    expect(h.reads).toEqual({ run: 0, events: 2 });
+  });
+
+  it("checks and reads the status of a run it does not know, or another tenant's", async () => {
+    const h = await setup();
+    h.feed.expect('run_1', 'ten_1');
+    await h.runs.assertExists('ten_2', 'run_1');
+    expect(h.reads.run).toBe(1);
+    h.end();
+    await h.runs.stream('ten_2', 'run_1', 0, () => true, () => undefined, new AbortController().signal);
+    expect(h.reads.run).toBe(2);
+  });
+});

@@ -391,7 +391,8 @@ export class RunService {
     let cursor = after;
     // Whether the next pass reads the run's status too: on the first pass, after a reconnect or a heartbeat, and for a
     // signal of nothing new. A signal of new events needs only the events: run.completed is among them if it ended.
-    let checkStatus = true;
+    // Not on the first pass for a run this process created and has not seen end: its end will be signalled.
+    let checkStatus = !this.feed.unended(runId, tenantId);
     const unsubscribe = this.feed.subscribe(runId, (signal) => {
       if (!signal || signal.seq <= cursor) checkStatus = true;
       pending = true;
@@ -439,6 +440,7 @@ export class RunService {
 
   /** Checks that the run exists in the caller's tenant (404 otherwise) before a stream starts. */
   async assertExists(tenantId: string, runId: string): Promise<void> {
+    if (this.feed.unended(runId, tenantId)) return; // created here, for this tenant
     await this.db.tenant(tenantId, (q) => this.row(q, runId), { commitEarly: true });
   }
 }

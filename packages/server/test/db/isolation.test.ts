@@ -294,6 +294,7 @@ describe('SECURITY DEFINER look-ups', () => {
       'gcorp_admin_list_tenants',
       'gcorp_admin_tenant',
       'gcorp_api_key_for_auth',
+      'gcorp_compact_rollups',
       'gcorp_expire_idempotency_keys',
       'gcorp_outbox_due',
       'gcorp_refresh_token_for_auth',

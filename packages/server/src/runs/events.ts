@@ -120,7 +120,7 @@ export function notifyBus(db: Database, channel = EVENTS_CHANNEL): SignalBus {
 
 /** NOTIFY payloads are limited to 8000 bytes; Redis messages are kept as small. */
 const MAX_PAYLOAD = 7_000;
-/** How long, and how many, runs created here RunFeed keeps track of (RunFeed.known). */
+/** How long, and how many, runs created here RunFeed keeps track of (RunFeed.unended). */
 const RECENT_MS = 10 * 60_000;
 const RECENT_MAX = 20_000;
 

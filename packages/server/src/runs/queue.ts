@@ -35,6 +35,14 @@ export interface RunQueue {
 }
 
 const QUEUE_NAME = 'gcorp-runs';
+
+/**
+ * A run attempt's job options, for Queue.add and enqueueStatement alike. One job id per run attempt: BullMQ ignores a
+ * second add with the same id, so relays and retries of the enqueue cannot create duplicates.
+ */
+function jobOptions(job: RunJob) {
+  return { attempts: 1, jobId: `${job.runId}.${job.attempt}`, removeOnComplete: true, removeOnFail: true };
+}
 const BULLMQ_SCHEMA = 'bullmq';
 
 /** Prepares BullMQ's PostgreSQL schema with the owner connection and lets the app role use it (idempotent). */
@@ -149,24 +157,15 @@ export function createRunQueue(opts: RunQueueOptions): RunQueue {
       ? {}
       : {
           enqueueStatement(job: RunJob) {
-            const jobId = `${job.runId}.${job.attempt}`;
-            const jobOpts = { attempts: 1, jobId, removeOnComplete: true, removeOnFail: true };
+            const opts = jobOptions(job);
             // queue, id, name, data, opts, priority, delay, timestamp, max attempts, parent queue, parent id,
-            // parent key, deduplication id, scheduler id, lifo.
-            const values = [QUEUE_NAME, jobId, 'run', JSON.stringify(job), JSON.stringify(jobOpts), 0, 0, Date.now(), 1, null, null, null, null, null, false];
+            // parent key, deduplication id, scheduler id, lifo: what Queue.add passes for these options.
+            const values = [QUEUE_NAME, opts.jobId, 'run', JSON.stringify(job), JSON.stringify(opts), 0, 0, Date.now(), opts.attempts, null, null, null, null, null, false];
             return { text: addJobText, values };
           },
         }),
     async enqueue(job) {
-      // One job id per run attempt: BullMQ ignores a second add with the same id, so relays and retries of the
-      // enqueue cannot create duplicates.
-      // enqueueStatement must give add_job what this gives it.
-      await queue.add('run', job, {
-        jobId: `${job.runId}.${job.attempt}`,
-        removeOnComplete: true,
-        removeOnFail: true,
-        attempts: 1,
-      });
+      await queue.add('run', job, jobOptions(job));
     },
     work(process, concurrency) {
       const worker = make(Worker, QUEUE_NAME, async (job: Job<RunJob>) => process(job.data), {

@@ -48,6 +48,9 @@ export class AdmissionRetry extends Error {
  * than trying the shared one first. Bounded: expired marks are dropped once it holds many.
  */
 export class RecentlyNearLimit {
+  private static readonly MARK_MS = 10_000;
+  /** Past this many marks, expired ones are dropped on the next mark. */
+  private static readonly PRUNE_AT = 10_000;
   private readonly until = new Map<string, number>();
 
   has(tenantId: string): boolean {
@@ -60,8 +63,8 @@ export class RecentlyNearLimit {
 
   mark(tenantId: string): void {
     const now = Date.now();
-    if (this.until.size >= 10_000) for (const [t, u] of this.until) if (u <= now) this.until.delete(t);
-    this.until.set(tenantId, now + 10_000);
+    if (this.until.size >= RecentlyNearLimit.PRUNE_AT) for (const [t, u] of this.until) if (u <= now) this.until.delete(t);
+    this.until.set(tenantId, now + RecentlyNearLimit.MARK_MS);
   }
 }
 

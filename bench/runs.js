@@ -29,7 +29,8 @@
 // process and waking the wait with an in-process signal. It does not use the queue backend, but is measured in each
 // backend's section (after the hub and raw BullMQ), so that floor/raw and hub/floor compare figures of the same run.
 //
-// Environment: BENCH_LIGHT_RUNS (default 100), BENCH_RUNS (measured runs per round, default 500), BENCH_RUNS_WARMUP (default 50), BENCH_RAW_JOBS
+// Environment: BENCH_LIGHT_RUNS (default 100), BENCH_RUNS (measured runs per round, default 500), BENCH_RUNS_WARMUP (warm-up runs or jobs of every target
+// before each measured round, default 1000), BENCH_RAW_JOBS
 // (measured raw jobs per round, default 4x BENCH_RUNS), BENCH_RUN_CONCURRENCY (client lanes, default 16),
 // BENCH_WORKER_CONCURRENCY (hub workers and raw worker, default 16), BENCH_RUN_EVENTS (echo's `events`, default 3),
 // BENCH_ROUNDS (default 3; each backend measured that many times, hub and raw alternating; medians reported: single
@@ -98,7 +99,7 @@ const PLAN_OVERRIDES = {
 
 const settings = {
   runs: envInt('BENCH_RUNS', 500, { min: 10, max: 100_000 }),
-  warmupRuns: envInt('BENCH_RUNS_WARMUP', 50, { min: 0, max: 10_000 }),
+  warmupRuns: envInt('BENCH_RUNS_WARMUP', 1000, { min: 0, max: 10_000 }),
   concurrency: envInt('BENCH_RUN_CONCURRENCY', 16, { min: 1, max: 256 }),
   workerConcurrency: envInt('BENCH_WORKER_CONCURRENCY', 16, { min: 1, max: 256 }),
   events: envInt('BENCH_RUN_EVENTS', 3, { min: 0, max: 100 }),
@@ -109,7 +110,11 @@ const settings = {
   limitsEnabled: !['0', 'off', 'false'].includes((process.env.BENCH_RUN_LIMITS ?? '').trim().toLowerCase()),
 };
 settings.rawJobs = envInt('BENCH_RAW_JOBS', 4 * settings.runs, { min: 10, max: 1_000_000 });
-settings.rawWarmup = Math.max(settings.warmupRuns, Math.min(500, Math.round(settings.rawJobs / 10)));
+// Every target warms up with the same count, enough for V8 to finish optimizing the hot code: with 50, the hub's
+// measured round still ran TurboFan (about 300 functions compiled during it; server CPU 4.2 ms per run against 2.6 ms
+// after 1000), and raw BullMQ and the floor gained too (0.96 -> 0.63 and 2.1 -> 1.0 ms per item). A long-running
+// server is measured in that steady state, not in its first seconds.
+settings.rawWarmup = settings.warmupRuns;
 
 // Each phase is bounded on its own (below); the whole run too.
 const hubPhaseMs = (count) => 60_000 + count * 250;

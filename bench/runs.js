@@ -29,7 +29,7 @@
 // process and waking the wait with an in-process signal. It does not use the queue backend, but is measured in each
 // backend's section (after the hub and raw BullMQ), so that floor/raw and hub/floor compare figures of the same run.
 //
-// Environment: BENCH_LIGHT_RUNS (default 100), BENCH_RUNS (measured runs per round, default 500), BENCH_RUNS_WARMUP (warm-up runs or jobs of every target
+// Environment: BENCH_LIGHT_RUNS (default 100), BENCH_RUNS (measured runs per round, default 1000), BENCH_RUNS_WARMUP (warm-up runs or jobs of every target
 // before each measured round, default 1000), BENCH_RAW_JOBS
 // (measured raw jobs per round, default 4x BENCH_RUNS), BENCH_RUN_CONCURRENCY (client lanes, default 16),
 // BENCH_WORKER_CONCURRENCY (hub workers and raw worker, default 16), BENCH_RUN_EVENTS (echo's `events`, default 3),
@@ -98,7 +98,7 @@ const PLAN_OVERRIDES = {
 };
 
 const settings = {
-  runs: envInt('BENCH_RUNS', 500, { min: 10, max: 100_000 }),
+  runs: envInt('BENCH_RUNS', 1000, { min: 10, max: 100_000 }),
   warmupRuns: envInt('BENCH_RUNS_WARMUP', 1000, { min: 0, max: 10_000 }),
   concurrency: envInt('BENCH_RUN_CONCURRENCY', 16, { min: 1, max: 256 }),
   workerConcurrency: envInt('BENCH_WORKER_CONCURRENCY', 16, { min: 1, max: 256 }),

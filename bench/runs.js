@@ -29,9 +29,9 @@
 // process and waking the wait with an in-process signal. It does not use the queue backend, but is measured in each
 // backend's section (after the hub and raw BullMQ), so that floor/raw and hub/floor compare figures of the same run.
 //
-// Environment: BENCH_LIGHT_RUNS (default 100), BENCH_RUNS (measured runs per round, default 1000), BENCH_RUNS_WARMUP (warm-up runs or jobs of every target
-// before each measured round, default 1000), BENCH_RAW_JOBS
-// (measured raw jobs per round, default 4x BENCH_RUNS), BENCH_RUN_CONCURRENCY (client lanes, default 16),
+// Environment: BENCH_LIGHT_RUNS (default 100), BENCH_RUNS (measured runs per round, default 1000),
+// BENCH_RUNS_WARMUP (warm-up runs or jobs of every target before each measured round, default 1000),
+// BENCH_RAW_JOBS (measured raw jobs per round, default 4x BENCH_RUNS), BENCH_RUN_CONCURRENCY (client lanes, default 16),
 // BENCH_WORKER_CONCURRENCY (hub workers and raw worker, default 16), BENCH_RUN_EVENTS (echo's `events`, default 3),
 // BENCH_ROUNDS (default 3; each backend measured that many times, hub and raw alternating; medians reported: single
 // rounds of the same code differ by up to 30% on a 2-CPU virtual machine),

@@ -172,6 +172,32 @@ describe('row-level security for the app role', () => {
     expect(Number(rows[0]?.n)).toBe(0);
   });
 
+  it('deleting a tenant removes its runs with their events and outbox rows, and its usage records', async () => {
+    const id = 'ten_doomed_runs';
+    await ownerQuery(testDb.ownerUrl, `INSERT INTO tenants (id, name) VALUES ($1, 'doomed runs')`, [id]);
+    await db.tenant(id, async (q) => {
+      await q.query(`INSERT INTO runs (id, tenant_id, agent_id, agent_name, timeout_seconds) VALUES ('run_doomed', $1, 'agt_echo', 'echo', 60)`, [id]);
+      await q.query(`INSERT INTO run_events (id, tenant_id, run_id, seq, type) VALUES ('evt_doomed', $1, 'run_doomed', 1, 'run.queued')`, [id]);
+      await q.query(`INSERT INTO run_outbox (run_id, tenant_id, attempt) VALUES ('run_doomed', $1, 1)`, [id]);
+      await q.query(`INSERT INTO usage_records (run_id, tenant_id, agent_name, status) VALUES ('run_doomed', $1, 'echo', 'succeeded')`, [id]);
+    });
+    expect(await db.tenant(id, async (q) => (await q.query('DELETE FROM tenants WHERE id = $1', [id])).rowCount)).toBe(1);
+    const { rows } = await ownerQuery(
+      testDb.ownerUrl,
+      `SELECT (SELECT count(*) FROM runs WHERE tenant_id = $1) + (SELECT count(*) FROM run_events WHERE tenant_id = $1)
+            + (SELECT count(*) FROM run_outbox WHERE tenant_id = $1) + (SELECT count(*) FROM usage_records WHERE tenant_id = $1) AS n`,
+      [id],
+    );
+    expect(Number(rows[0]?.n)).toBe(0);
+  });
+
+  it.each([
+    ['run_events', `INSERT INTO run_events (id, tenant_id, run_id, seq, type) VALUES ('evt_orphan', $1, 'run_missing', 1, 'run.queued')`],
+    ['run_outbox', `INSERT INTO run_outbox (run_id, tenant_id, attempt) VALUES ('run_missing', $1, 1)`],
+  ])('%s: a row cannot name a run that does not exist', async (_table, sql) => {
+    await expect(db.tenant(A, (q) => q.query(sql, [A]))).rejects.toBeInstanceOf(ForeignKeyViolationError);
+  });
+
   it("a refresh token cannot join another tenant's session", async () => {
     await expect(
       db.tenant(A, (q) =>

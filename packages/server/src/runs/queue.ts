@@ -4,6 +4,7 @@ import { Queue, Worker, type Job } from 'bullmq';
 import { createPostgresBackend, runMigrations } from 'bullmq/dist/cjs/postgres/index.js';
 import { Redis } from 'ioredis';
 import pg from 'pg';
+import { prepared } from '../db/database.js';
 import type { SignalBus } from './events.js';
 
 export interface RunJob {
@@ -35,6 +36,22 @@ export interface RunQueue {
 }
 
 const QUEUE_NAME = 'gcorp-runs';
+
+/**
+ * The pool BullMQ's PostgreSQL backend queries through. Its statements carry parameters (so each is one command, sent
+ * with the extended protocol) but no name, so PostgreSQL parsed and planned every call of its hot loop (finish and
+ * fetch the next job, claim, the no-job signal) again. Here each such statement is prepared once per connection, by a
+ * name derived from its text; parameterless queries and everything else go through unchanged.
+ */
+export class PreparingPool extends pg.Pool {
+  override query(...args: unknown[]): never {
+    const [text, values, callback] = args;
+    if (typeof text === 'string' && Array.isArray(values) && values.length > 0 && callback === undefined) {
+      return super.query({ ...prepared(text), values }) as never;
+    }
+    return (super.query as (...a: unknown[]) => unknown)(...args) as never;
+  }
+}
 
 /**
  * A run attempt's job options, for Queue.add and enqueueStatement alike. One job id per run attempt: BullMQ ignores a
@@ -90,7 +107,7 @@ export function createRunQueue(opts: RunQueueOptions): RunQueue {
     // One pool of ours for the queue and its workers (rather than a pool per BullMQ object): pg-pool takes its error
     // listener off a client while it is checked out, so a connection PostgreSQL ends then (an embedded PostgreSQL
     // stopped by the same Ctrl-C as the hub) would emit an 'error' nobody listens to and crash the process.
-    pgPool = new pg.Pool({
+    pgPool = new PreparingPool({
       connectionString: opts.postgresUrl,
       max: 12,
       options: `-c search_path=${BULLMQ_SCHEMA}`,

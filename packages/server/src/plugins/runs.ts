@@ -41,10 +41,17 @@ export async function runsPlugin(app: FastifyInstance): Promise<void> {
 
     waitRun: async (req, reply) => {
       const { timeout } = req.query as { timeout: number };
+      // The request's stream closes after every request, answered or not: stop listening once the wait is over, so
+      // that only a client that goes away while it waits aborts it (an abort builds a DOMException, not free).
       const closed = new AbortController();
-      req.raw.once('close', () => closed.abort());
-      const { terminal, run } = await runs.wait(req.principal!.tenantId, (req.params as IdParams).id, timeout, closed.signal);
-      return reply.code(terminal ? 200 : 202).send(run);
+      const onClose = () => closed.abort();
+      req.raw.once('close', onClose);
+      try {
+        const { terminal, run } = await runs.wait(req.principal!.tenantId, (req.params as IdParams).id, timeout, closed.signal);
+        return reply.code(terminal ? 200 : 202).send(run);
+      } finally {
+        req.raw.off('close', onClose);
+      }
     },
 
     listRunEvents: async (req, reply) => {

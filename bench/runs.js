@@ -21,6 +21,10 @@
 // BENCH_LIGHT_RUNS runs (jobs) one after another, which is what the "dispatch p50 under 10 ms" goal is judged on,
 // for both the hub and raw BullMQ.
 //
+// Before each target's measured runs (after its warm-up), the database is vacuumed: every target leaves dead rows
+// (BullMQ's jobs and events, the hub's runs), which a server's autovacuum would clean up; without it (autovacuum is
+// off on this machine's PostgreSQL), each target inherited the dead rows of all those measured before it.
+//
 // The floor (information, not a goal): what the cheapest durable implementation of the documented run reaches on this
 // machine, with the same closed-loop client (lanes, warm-up and measured counts, rate): bare Fastify + pg in a child
 // process (bench/servers/core-server.js, kind 'floor'; no auth, RLS, queue, limits, metrics or logging) doing per run
@@ -37,6 +41,7 @@
 // rounds of the same code differ by up to 30% on a 2-CPU virtual machine),
 // REDIS_URL, DATABASE_URL (fresh databases are created on it and dropped; unset: embedded PostgreSQL),
 // BENCH_CPU_PROF=1 (profile the hub during its first measured round; figures are lower), BENCH_TIMEOUT_S,
+// BENCH_VACUUM (analyze, the default: VACUUM (ANALYZE) before each measured target; plain: VACUUM only; off: none),
 // BENCH_RUN_LIMITS=off (diagnosis: the hub without quotas and rate limits; by default they are on, with a plan whose
 // limits never bind).
 import { availableParallelism, loadavg } from 'node:os';
@@ -106,9 +111,14 @@ const settings = {
   rounds: envInt('BENCH_ROUNDS', 3, { min: 1, max: 20 }),
   lightRuns: envInt('BENCH_LIGHT_RUNS', 100, { min: 10, max: 10_000 }),
   cpuProfile: process.env.BENCH_CPU_PROF === '1',
+  vacuum: (process.env.BENCH_VACUUM ?? '').trim().toLowerCase() || 'analyze',
   // Diagnosis only: BENCH_RUN_LIMITS=off runs the hub with limitsEnabled false (no admission, slots or rate limits).
   limitsEnabled: !['0', 'off', 'false'].includes((process.env.BENCH_RUN_LIMITS ?? '').trim().toLowerCase()),
 };
+if (!['analyze', 'plain', 'off'].includes(settings.vacuum)) {
+  console.error(`[runs] BENCH_VACUUM must be analyze, plain or off, not ${JSON.stringify(process.env.BENCH_VACUUM)}`);
+  process.exit(2);
+}
 settings.rawJobs = envInt('BENCH_RAW_JOBS', 4 * settings.runs, { min: 10, max: 1_000_000 });
 // Every target warms up with the same count, enough for V8 to finish optimizing the hot code: with 50, the hub's
 // measured round still ran TurboFan (about 300 functions compiled during it; server CPU 4.2 ms per run against 2.6 ms
@@ -152,6 +162,7 @@ async function main() {
       rounds: settings.rounds,
       cpu_profile: settings.cpuProfile,
       limits_enabled: settings.limitsEnabled,
+      vacuum: settings.vacuum,
       plan_overrides: PLAN_OVERRIDES,
     },
     postgres: null,
@@ -175,8 +186,14 @@ async function main() {
 
   // The embedded holder executes nothing (workerConcurrency 0): only the children under test take jobs.
   const pg = await startPostgres({ secrets, tmpDir, appPassword: removedEnv.GCORP_DB_APP_PASSWORD, hubOptions: { workerConcurrency: 0 } });
-  results.postgres = { mode: pg.mode, description: pg.description };
-  log(`PostgreSQL: ${pg.description}`);
+  const autovacuum = await withPgClient(pg.ownerUrl, async (c) => (await c.query('SHOW autovacuum')).rows[0].autovacuum);
+  results.postgres = { mode: pg.mode, description: pg.description, autovacuum };
+  log(`PostgreSQL: ${pg.description}, autovacuum ${autovacuum}`);
+  results.notes.push(
+    settings.vacuum === 'off'
+      ? `BENCH_VACUUM=off: the database was not vacuumed between targets${autovacuum === 'off' ? ' and autovacuum is off: each target inherited the dead rows of those measured before it' : ''}`
+      : `the database is vacuumed (${settings.vacuum === 'plain' ? 'VACUUM' : 'VACUUM (ANALYZE)'}) before each target's measured runs, so that no target inherits the dead rows of the ones measured before it${autovacuum === 'off' ? ' (autovacuum is off on this PostgreSQL)' : ''}`,
+  );
   const backends = redisUrl ? ['redis', 'postgres'] : ['postgres'];
   if (!redisUrl) results.notes.push('REDIS_URL is not set: only the PostgreSQL-only backend was measured');
   log(`backends: ${backends.map((b) => (b === 'redis' ? `Redis (${redactUrl(redisUrl)})` : 'PostgreSQL only (BullMQ PostgreSQL backend)')).join(', ')}`);
@@ -243,6 +260,7 @@ async function main() {
               log(`${backend}${tag}: hub warm-up, ${settings.warmupRuns} runs`);
               await withTimeout(hubRuns(client, state.auth, input, settings.warmupRuns, settings.concurrency), hubPhaseMs(settings.warmupRuns), 'hub warm-up');
             }
+            await vacuumDatabase(db.url);
             log(`${backend}${tag}: hub, ${settings.runs} runs`);
             const profile = settings.cpuProfile && round === 1;
             if (profile) await hub.call('profile-start');
@@ -303,6 +321,7 @@ async function main() {
               log(`${backend}${tag}: raw BullMQ warm-up, ${settings.rawWarmup} jobs`);
               await withTimeout(raw.run(settings.rawWarmup, settings.concurrency, 'w'), rawPhaseMs(settings.rawWarmup), 'raw warm-up');
             }
+            await vacuumDatabase(db.url);
             log(`${backend}${tag}: raw BullMQ, ${settings.rawJobs} no-op jobs`);
             await worker.call('cpu-start');
             const meters = { loadGenerator: processCpuMeter(), machine: machineCpuMeter(), postgres: await pgBackendCpuMeter(pg.ownerUrl, db.name) };
@@ -337,6 +356,7 @@ async function main() {
               log(`${backend}${tag}: floor warm-up, ${settings.warmupRuns} runs`);
               await withTimeout(hubRuns(client, {}, input, settings.warmupRuns, settings.concurrency, ''), hubPhaseMs(settings.warmupRuns), 'floor warm-up');
             }
+            await vacuumDatabase(db.url);
             log(`${backend}${tag}: floor (bare Fastify + pg, no queue), ${settings.runs} runs`);
             await floor.call('cpu-start');
             const meters = { loadGenerator: processCpuMeter(), machine: machineCpuMeter(), postgres: await pgBackendCpuMeter(pg.ownerUrl, db.name) };
@@ -577,6 +597,17 @@ async function hubRuns(client, auth, input, count, concurrency, prefix = '/v1') 
  * with all its events (run.queued, run.started, the deltas, run.usage, run.completed) and a usage record.
  * Resolves to `{ dispatch, problems }` (the run's problems merged in).
  */
+/**
+ * VACUUM (ANALYZE) of the benchmark's database, run before each target's measured runs (after its warm-up). Every
+ * target leaves dead rows behind (BullMQ's jobs and events, the hub's runs and outbox); a production server's
+ * autovacuum cleans up after them, but with autovacuum off (this machine's PostgreSQL configuration) each target would
+ * inherit the dead rows of every target and round measured before it, and its figures would depend on that order.
+ */
+async function vacuumDatabase(ownerUrl) {
+  if (settings.vacuum === 'off') return;
+  await withPgClient(ownerUrl, (c) => c.query(settings.vacuum === 'plain' ? 'VACUUM' : 'VACUUM (ANALYZE)'));
+}
+
 async function inspectRuns(ownerUrl, tenantId, ids, events) {
   const rows = await withPgClient(ownerUrl, async (c) => {
     await c.query(`select set_config('app.tenant_id', $1, false)`, [tenantId]);

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { bootstrap, createTenant, startTestHub, type Tenant, type TestHub } from './helpers/hub.js';
 import { pollRun } from './helpers/processes.js';
 
@@ -46,6 +46,23 @@ describe('runs: the echo agent end to end', () => {
     expect(waited.body.status).toBe('succeeded');
     const read = await t.as(admin.key).call('GET', `/v1/runs/${created.body.id}`);
     expect(waited.body).toEqual(read.body);
+  });
+
+  it('does not abort a long poll it has answered when the request ends', async () => {
+    // The signal the route hands the wait aborts only for a client that goes away while it waits: every request's
+    // stream closes once it has been answered, and an abort then would be wasted work on every run.
+    const wait = vi.spyOn(t.hub.app.hub.services.runs, 'wait');
+    try {
+      const created = await t.as(admin.key).call('POST', '/v1/runs', { body: { agent: 'echo', input: { message: 'once' } } });
+      const waited = await t.as(admin.key).call('GET', `/v1/runs/${created.body.id}/wait?timeout=10`);
+      expect(waited.status).toBe(200);
+      const signal = wait.mock.calls.at(-1)?.[3];
+      expect(signal).toBeInstanceOf(AbortSignal);
+      await new Promise((resolve) => setTimeout(resolve, 200)); // the request's 'close' comes right after the answer
+      expect(signal?.aborted).toBe(false);
+    } finally {
+      wait.mockRestore();
+    }
   });
 
   it('fails a run whose agent fails, with a problem object', async () => {

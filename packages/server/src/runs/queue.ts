@@ -41,7 +41,8 @@ const QUEUE_NAME = 'gcorp-runs';
  * The pool BullMQ's PostgreSQL backend queries through. Its statements carry parameters (so each is one command, sent
  * with the extended protocol) but no name, so PostgreSQL parsed and planned every call of its hot loop (finish and
  * fetch the next job, claim, the no-job signal) again. Here each such statement is prepared once per connection, by a
- * name derived from its text; parameterless queries and everything else go through unchanged.
+ * name derived from its text; parameterless queries and everything else go through unchanged. The texts are BullMQ's
+ * fixed command scripts (one per operation), so the set of statements, and of names, stays small.
  */
 export class PreparingPool extends pg.Pool {
   override query(...args: unknown[]): never {

@@ -36,6 +36,16 @@ async function seed(url: string): Promise<void> {
   }
 }
 
+/** How many rows of the tenant the tables still hold, read as the owner (past row-level security). */
+async function tenantRowsLeft(tenantId: string, tables: string[]): Promise<number> {
+  const { rows } = await ownerQuery(
+    testDb.ownerUrl,
+    `SELECT ${tables.map((t) => `(SELECT count(*) FROM ${t} WHERE tenant_id = $1)`).join(' + ')} AS n`,
+    [tenantId],
+  );
+  return Number(rows[0]?.n);
+}
+
 /**
  * Each tenant table, its tenant column, and an insert of a row for tenant `t` that passes every other constraint
  * (for tenants, the new tenant's own row: a tenant transaction may create only itself).
@@ -163,13 +173,7 @@ describe('row-level security for the app role', () => {
     );
     const deleted = await db.tenant(id, async (q) => (await q.query('DELETE FROM tenants WHERE id = $1', [id])).rowCount);
     expect(deleted).toBe(1);
-    const { rows } = await ownerQuery(
-      testDb.ownerUrl,
-      `SELECT (SELECT count(*) FROM memberships WHERE tenant_id = $1) + (SELECT count(*) FROM api_keys WHERE tenant_id = $1)
-            + (SELECT count(*) FROM auth_sessions WHERE tenant_id = $1) + (SELECT count(*) FROM refresh_tokens WHERE tenant_id = $1) AS n`,
-      [id],
-    );
-    expect(Number(rows[0]?.n)).toBe(0);
+    expect(await tenantRowsLeft(id, ['memberships', 'api_keys', 'auth_sessions', 'refresh_tokens'])).toBe(0);
   });
 
   it('deleting a tenant removes its runs with their events and outbox rows, and its usage records', async () => {
@@ -182,13 +186,7 @@ describe('row-level security for the app role', () => {
       await q.query(`INSERT INTO usage_records (run_id, tenant_id, agent_name, status) VALUES ('run_doomed', $1, 'echo', 'succeeded')`, [id]);
     });
     expect(await db.tenant(id, async (q) => (await q.query('DELETE FROM tenants WHERE id = $1', [id])).rowCount)).toBe(1);
-    const { rows } = await ownerQuery(
-      testDb.ownerUrl,
-      `SELECT (SELECT count(*) FROM runs WHERE tenant_id = $1) + (SELECT count(*) FROM run_events WHERE tenant_id = $1)
-            + (SELECT count(*) FROM run_outbox WHERE tenant_id = $1) + (SELECT count(*) FROM usage_records WHERE tenant_id = $1) AS n`,
-      [id],
-    );
-    expect(Number(rows[0]?.n)).toBe(0);
+    expect(await tenantRowsLeft(id, ['runs', 'run_events', 'run_outbox', 'usage_records'])).toBe(0);
   });
 
   it.each([
